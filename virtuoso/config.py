@@ -1,0 +1,312 @@
+"""Typed settings: one frozen object read from ``VIRTUOSO_*`` environment variables and ``.env``.
+
+Nested sections use ``__`` (``VIRTUOSO_BYBIT__WS_URL``). Unknown ``VIRTUOSO_`` keys and bad
+values stop start-up with :class:`SettingsError`, whose message names each variable and what it
+expects. Secrets are ``SecretStr`` and :func:`redacted` never shows them.
+
+Detection thresholds carry ``json_schema_extra`` metadata (``unit``, ``min``, ``max``, ``step``)
+so the dashboard can build a slider per threshold without a second list of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "VIRTUOSO_"
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+DEFAULT_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or invalid; the message names the variable and the fix."""
+
+
+class SourceKind(StrEnum):
+    AUTO = "auto"
+    BYBIT = "bybit"
+    SIMULATOR = "simulator"
+    REPLAY = "replay"
+
+
+class StorageBackend(StrEnum):
+    SQLITE = "sqlite"
+    INFLUXDB = "influxdb"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def threshold(default: float, *, unit: str, lo: float, hi: float, step: float, doc: str) -> Any:
+    """A detection threshold field with slider metadata (unit, range, step) and a description."""
+    return Field(
+        default,
+        ge=lo,
+        le=hi,
+        description=doc,
+        json_schema_extra={"unit": unit, "min": lo, "max": hi, "step": step},
+    )
+
+
+class BybitSettings(_Section):
+    ws_url: str = Field("wss://stream.bybit.com/v5/public/linear", description="Public linear WebSocket URL.")
+    rest_url: str = Field("https://api.bybit.com", description="REST base URL.")
+    api_key: SecretStr | None = Field(None, description="Optional; public data needs no key.")
+    api_secret: SecretStr | None = Field(None, description="Optional; public data needs no key.")
+    connect_timeout_s: float = Field(5.0, gt=0, le=120, description="Auto source: give up on Bybit after this.")
+    stale_after_s: float = Field(20.0, gt=0, le=600, description="Reconnect when no message arrives for this long.")
+    backoff_initial_s: float = Field(1.0, gt=0, le=60)
+    backoff_max_s: float = Field(60.0, gt=0, le=900)
+    backfill_minutes: int = Field(240, ge=0, le=10_080, description="Minutes of klines/OI fetched at start and after gaps.")
+    orderbook_depth: int = Field(50, description="orderbook.{depth} topic; 50 on linear.")
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_scheme(cls, v: str) -> str:
+        if not v.startswith(("ws://", "wss://")):
+            raise ValueError("expected a ws:// or wss:// URL")
+        return v
+
+    @field_validator("rest_url")
+    @classmethod
+    def _http_scheme(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return v.rstrip("/")
+
+
+class SimulatorSettings(_Section):
+    seed: int = Field(7, description="Same seed, same stream.")
+    speed: float = Field(1.0, gt=0, le=10_000, description="Simulated seconds per wall-clock second in live mode.")
+    episodes_per_hour: float = Field(0.5, ge=0, le=60, description="Rate of labelled manipulation-like episodes.")
+    market_moves_per_day: float = Field(3.0, ge=0, le=200, description="Rate of market-wide moves (hard negatives).")
+
+
+class ReplaySettings(_Section):
+    path: Path | None = Field(None, description="JSONL file for VIRTUOSO_SOURCE=replay.")
+    pace: bool = Field(False, description="Replay at recorded speed instead of as fast as possible.")
+
+
+class StateSettings(_Section):
+    retention_1s_s: int = Field(1_800, ge=60, le=86_400, description="Seconds of 1-second bars kept in memory.")
+    retention_1m_min: int = Field(2_880, ge=60, le=43_200, description="Minutes of 1-minute bars kept in memory.")
+    queue_max: int = Field(100_000, ge=1_000, description="Raw messages buffered between source and pipeline.")
+
+
+class StorageSettings(_Section):
+    backend: StorageBackend = StorageBackend.SQLITE
+    reload_minutes: int = Field(1_440, ge=0, le=43_200, description="History reloaded into memory at start.")
+
+
+class InfluxSettings(_Section):
+    url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (v1 HTTP API).")
+    database: str = "virtuoso"
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    retention_policy: str | None = None
+    batch_size: int = Field(5_000, ge=1, le=100_000)
+    flush_interval_s: float = Field(1.0, gt=0, le=60)
+    buffer_max_points: int = Field(200_000, ge=1_000)
+    timeout_s: float = Field(10.0, gt=0, le=120)
+
+
+class DetectionSettings(_Section):
+    """Thresholds of the detectors. Defaults are the 'balanced' preset."""
+
+    oi_window_s: int = threshold(300, unit="s", lo=60, hi=3_600, step=60, doc="Window for open-interest change.")
+    oi_surge_pct: float = threshold(3.0, unit="%", lo=0.5, hi=20.0, step=0.5, doc="OI change that raises oi_surge.")
+    volume_spike_ratio: float = threshold(5.0, unit="x", lo=1.5, hi=50.0, step=0.5, doc="Volume over its robust baseline.")
+    volume_baseline_min: int = threshold(60, unit="min", lo=15, hi=1_440, step=15, doc="Baseline length for volume.")
+    price_move_sigma: float = threshold(6.0, unit="sigma", lo=2.0, hi=20.0, step=0.5, doc="Return over realised volatility.")
+    price_move_min_pct: float = threshold(0.8, unit="%", lo=0.1, hi=10.0, step=0.1, doc="Smallest return for price_move.")
+    divergence_oi_pct: float = threshold(2.0, unit="%", lo=0.5, hi=20.0, step=0.5, doc="OI change for oi_price_divergence.")
+    divergence_price_flat_pct: float = threshold(0.3, unit="%", lo=0.05, hi=5.0, step=0.05, doc="Price counts as flat within this.")
+    pump_price_pct: float = threshold(3.0, unit="%", lo=0.5, hi=30.0, step=0.5, doc="Rise that opens a pump_and_dump watch.")
+    pump_volume_ratio: float = threshold(4.0, unit="x", lo=1.5, hi=50.0, step=0.5, doc="Volume with the rise.")
+    dump_retrace_frac: float = threshold(0.5, unit="frac", lo=0.1, hi=1.0, step=0.05, doc="Share of the pump given back.")
+    cascade_liq_usd: float = threshold(250_000, unit="USD", lo=10_000, hi=50_000_000, step=10_000, doc="Liquidations in one minute.")
+    cascade_price_impact_pct: float = threshold(1.0, unit="%", lo=0.1, hi=20.0, step=0.1, doc="Price impact with the cluster.")
+    cascade_oi_drop_pct: float = threshold(1.0, unit="%", lo=0.1, hi=20.0, step=0.1, doc="OI drop with the cluster.")
+
+
+class AlertPolicySettings(_Section):
+    cooldown_s: int = Field(900, ge=0, le=86_400, description="Quiet time per symbol and kind after an alert.")
+    exit_ratio: float = Field(0.7, gt=0, le=1, description="Hysteresis: an episode ends below this share of the enter level.")
+    market_wide_fraction: float = Field(0.6, gt=0, le=1, description="Share of the watchlist moving together that demotes symbol flags.")
+
+
+class DiscordSettings(_Section):
+    webhook_url: SecretStr | None = Field(None, description="Discord webhook URL; unset disables Discord.")
+    username: str = "Virtuoso"
+    timeout_s: float = Field(10.0, gt=0, le=120)
+    max_attempts: int = Field(8, ge=1, le=100)
+    digest_window_s: float = Field(5.0, ge=0, le=300, description="Alerts arriving within this become one digest.")
+
+
+class RelaySettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65_535)
+    token: SecretStr | None = None
+    max_clients: int = Field(500, ge=1, le=10_000)
+    client_queue_max: int = Field(1_000, ge=10, le=100_000)
+    max_frame_bytes: int = Field(65_536, ge=1_024, le=16_777_216)
+
+
+class TradingSettings(_Section):
+    enabled: bool = True
+    min_confluence_score: float = Field(70.0, ge=0, le=100, description="Entries need at least this confluence score.")
+    max_positions: int = Field(3, ge=0, le=100)
+    max_notional_usd: float = Field(10_000.0, gt=0)
+    position_notional_usd: float = Field(1_000.0, gt=0)
+    stop_pct: float = Field(2.0, gt=0, le=50)
+    take_profit_pct: float = Field(4.0, gt=0, le=100)
+
+
+class DashboardSettings(_Section):
+    password: SecretStr | None = Field(None, description="When set, every page asks for it.")
+    refresh_s: float = Field(1.0, ge=0.25, le=60)
+
+
+class Settings(BaseSettings):
+    """Everything Virtuoso can be told; see README's settings table and .env.example."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    source: SourceKind = SourceKind.AUTO
+    symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS))
+    data_dir: Path = Path("data")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    bybit: BybitSettings = BybitSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+    replay: ReplaySettings = ReplaySettings()
+    state: StateSettings = StateSettings()
+    storage: StorageSettings = StorageSettings()
+    influx: InfluxSettings = InfluxSettings()
+    detection: DetectionSettings = DetectionSettings()
+    policy: AlertPolicySettings = AlertPolicySettings()
+    discord: DiscordSettings = DiscordSettings()
+    relay: RelaySettings = RelaySettings()
+    trading: TradingSettings = TradingSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [s for s in (p.strip() for p in v.split(",")) if s]
+        if isinstance(v, list):
+            v = [s.upper() if isinstance(s, str) else s for s in v]
+            bad = [s for s in v if not isinstance(s, str) or not SYMBOL_RE.match(s)]
+            if bad:
+                raise ValueError(f"expected comma-separated symbols like BTCUSDT (A-Z, 0-9), got {bad[0]!r}")
+            if not v:
+                raise ValueError("expected at least one symbol")
+            return list(dict.fromkeys(v))
+        return v
+
+
+def _known_env_keys(model: type[BaseModel], prefix: str) -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name.upper()}"
+        keys.add(key)
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys |= _known_env_keys(ann, key + "__")
+    return keys
+
+
+def _read_dotenv_keys(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, v = line.split("=", 1)
+        k = k.strip().removeprefix("export ").strip()
+        out[k] = v.strip()
+    return out
+
+
+def unknown_env_keys(environ: Mapping[str, str], env_file: Path | None = Path(".env")) -> list[str]:
+    """``VIRTUOSO_*`` names in the environment or .env that no setting reads (likely typos)."""
+    known = _known_env_keys(Settings, ENV_PREFIX)
+    names = {k.upper() for k in environ if k.upper().startswith(ENV_PREFIX)}
+    if env_file is not None:
+        names |= {k.upper() for k in _read_dotenv_keys(env_file) if k.upper().startswith(ENV_PREFIX)}
+    return sorted(n for n in names if n not in known)
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    return ENV_PREFIX + "__".join(p.upper() for p in parts)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env"), **overrides: Any) -> Settings:
+    """Read settings; raise :class:`SettingsError` naming every bad or unknown variable.
+
+    ``environ`` defaults to ``os.environ``; tests pass a dict so nothing leaks between them.
+    """
+    env = dict(os.environ if environ is None else environ)
+    problems = [
+        f"{name}: no such setting (check the spelling; README lists every VIRTUOSO_ variable)"
+        for name in unknown_env_keys(env, env_file)
+    ]
+    if problems:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+    saved = dict(os.environ)
+    try:
+        if environ is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            got = err.get("input")
+            shown = "" if isinstance(got, dict) else f", got {str(got)[:80]!r}"
+            lines.append(f"{_env_name(err['loc'])}: {err['msg']}{shown}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    finally:
+        if environ is not None:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """Settings as a plain dict with every secret replaced by ``'**********'`` (or None if unset)."""
+
+    def walk(obj: Any) -> Any:
+        if isinstance(obj, SecretStr):
+            return "**********"
+        if isinstance(obj, BaseModel):
+            return {k: walk(getattr(obj, k)) for k in type(obj).model_fields}
+        if isinstance(obj, (list, tuple)):
+            return [walk(x) for x in obj]
+        if isinstance(obj, Path):
+            return str(obj)
+        if isinstance(obj, StrEnum):
+            return obj.value
+        return obj
+
+    return walk(settings)

@@ -1,0 +1,36 @@
+"""Bars: what market state aggregates events into, what storage keeps and charts draw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One interval of one symbol. Liquidation volumes are in base units; USD = volume * close.
+
+    ``open_interest`` and ``funding_rate`` are the last values seen in the interval (NaN if none).
+    ``simulated`` is True when the bar came from the simulator, so reports and UI label it honestly.
+    """
+
+    symbol: str
+    start_ms: int
+    interval_s: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float = 0.0
+    turnover: float = 0.0
+    trade_count: int = 0
+    buy_volume: float = 0.0
+    sell_volume: float = 0.0
+    open_interest: float = float("nan")
+    funding_rate: float = float("nan")
+    long_liq_volume: float = 0.0
+    short_liq_volume: float = 0.0
+    simulated: bool = False
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.interval_s * 1000
