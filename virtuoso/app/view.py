@@ -1,0 +1,54 @@
+"""The one read-only interface the dashboard, reports and relay use to see the running engine.
+
+The Engine implements it. UI code depends on this Protocol only, so an in-memory twin can stand in
+for unit tests. Commands that change the engine (``apply_thresholds``) are here too, so pages
+never reach into adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+from virtuoso.config import DetectionSettings, Settings
+from virtuoso.domain.alerts import Alert
+from virtuoso.domain.bars import Bar
+from virtuoso.state.snapshot import SymbolSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    name: str  # "bybit" | "simulator" | "replay"
+    simulated: bool
+    reason: str  # why this source runs, e.g. "Bybit unreachable: ...; running the simulator"
+    started_ms: int
+
+
+class MonitorView(Protocol):
+    settings: Settings
+
+    def source_info(self) -> SourceInfo: ...
+
+    def symbols(self) -> tuple[str, ...]: ...
+
+    def snapshots(self) -> dict[str, SymbolSnapshot]: ...
+
+    def bars_1m(self, symbol: str, minutes: int) -> list[Bar]:
+        """Closed 1-minute bars of the last ``minutes`` (memory first, then the store), oldest first."""
+        ...
+
+    def bars_1s(self, symbol: str, seconds: int) -> list[Bar]: ...
+
+    def alerts(self, since_ms: int | None = None, symbols: Sequence[str] | None = None) -> list[Alert]: ...
+
+    def composite_scores(self) -> dict[str, float]: ...
+
+    def health(self) -> dict[str, Any]:
+        """Sections: source, pipeline, storage, sinks, errors (JSON-ready)."""
+        ...
+
+    def thresholds(self) -> DetectionSettings: ...
+
+    def apply_thresholds(self, thresholds: DetectionSettings) -> None:
+        """Use these thresholds at once and persist them in the data directory."""
+        ...
