@@ -189,10 +189,14 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    source: SourceKind = SourceKind.AUTO
-    symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS))
-    data_dir: Path = Path("data")
-    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    source: SourceKind = Field(
+        SourceKind.AUTO, description="auto (Bybit, else the simulator with a visible reason), bybit, simulator or replay."
+    )
+    symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_SYMBOLS), description="Watchlist of Bybit linear perpetuals, comma-separated."
+    )
+    data_dir: Path = Field(Path("data"), description="Embedded database, persisted thresholds, health.json, reports.")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR.")
 
     bybit: BybitSettings = BybitSettings()
     simulator: SimulatorSettings = SimulatorSettings()

@@ -1,0 +1,103 @@
+"""Settings: one typed object; bad and unknown variables stop start-up with a named message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from virtuoso.app.envdoc import env_example, markdown_table
+from virtuoso.config import SettingsError, SourceKind, load_settings, redacted
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_watch_at_least_the_five_majors_on_the_auto_source():
+    s = load_settings({}, env_file=None)
+    assert s.source is SourceKind.AUTO
+    assert {"BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"} <= set(s.symbols)
+
+
+def test_nested_keys_use_double_underscore_and_symbols_are_comma_separated():
+    s = load_settings(
+        {"VIRTUOSO_BYBIT__WS_URL": "ws://127.0.0.1:9/v5/public/linear", "VIRTUOSO_SYMBOLS": "btcusdt, ethusdt,btcusdt"},
+        env_file=None,
+    )
+    assert s.bybit.ws_url == "ws://127.0.0.1:9/v5/public/linear"
+    assert s.symbols == ["BTCUSDT", "ETHUSDT"]
+
+
+def test_an_unknown_virtuoso_variable_is_named_in_the_error():
+    with pytest.raises(SettingsError, match="VIRTUOSO_SYMBLS: no such setting"):
+        load_settings({"VIRTUOSO_SYMBLS": "BTCUSDT"}, env_file=None)
+
+
+def test_a_bad_value_names_the_variable_and_what_is_expected():
+    with pytest.raises(SettingsError) as err:
+        load_settings({"VIRTUOSO_DETECTION__OI_SURGE_PCT": "lots", "VIRTUOSO_SOURCE": "binance"}, env_file=None)
+    text = str(err.value)
+    assert "VIRTUOSO_DETECTION__OI_SURGE_PCT" in text and "number" in text
+    assert "VIRTUOSO_SOURCE" in text and "'simulator'" in text
+
+
+def test_a_symbol_with_markup_is_refused():
+    with pytest.raises(SettingsError, match="VIRTUOSO_SYMBOLS"):
+        load_settings({"VIRTUOSO_SYMBOLS": "BTCUSDT,<script>x</script>"}, env_file=None)
+
+
+def test_a_threshold_outside_its_range_is_refused():
+    with pytest.raises(SettingsError, match="VIRTUOSO_DETECTION__OI_SURGE_PCT"):
+        load_settings({"VIRTUOSO_DETECTION__OI_SURGE_PCT": "-1"}, env_file=None)
+
+
+def test_dotenv_files_are_read_and_checked_for_unknown_keys(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("VIRTUOSO_SYMBOLS=SOLUSDT\n", encoding="utf-8")
+    assert load_settings({}, env_file=env).symbols == ["SOLUSDT"]
+    env.write_text("VIRTUOSO_SIMULATOR__SEEED=3\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="VIRTUOSO_SIMULATOR__SEEED"):
+        load_settings({}, env_file=env)
+
+
+def test_redacted_settings_never_contain_a_secret():
+    s = load_settings(
+        {
+            "VIRTUOSO_DISCORD__WEBHOOK_URL": "https://discord.com/api/webhooks/1/very-secret-token",
+            "VIRTUOSO_RELAY__TOKEN": "relay-secret",
+            "VIRTUOSO_BYBIT__API_SECRET": "bybit-secret",
+        },
+        env_file=None,
+    )
+    text = repr(redacted(s)) + repr(s)
+    for secret in ("very-secret-token", "relay-secret", "bybit-secret"):
+        assert secret not in text
+
+
+def test_check_command_prints_redacted_settings_and_exits_2_on_a_bad_setting(tmp_path):
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    ok = subprocess.run(
+        [sys.executable, "-m", "virtuoso.app.cli", "check"],
+        env={**base, "VIRTUOSO_DISCORD__WEBHOOK_URL": "https://x/y/hidden-part"},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "hidden-part" not in ok.stdout and "**********" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "virtuoso.app.cli", "check"],
+        env={**base, "VIRTUOSO_STORAGE__BACKEND": "mongo"},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert bad.returncode == 2
+    assert "VIRTUOSO_STORAGE__BACKEND" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_env_example_documents_every_setting_and_matches_the_model():
+    committed = (ROOT / ".env.example").read_text(encoding="utf-8")
+    assert committed == env_example(), "regenerate: python -m virtuoso.app.envdoc env > .env.example"
+
+
+def test_readme_settings_table_matches_the_model():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme, "regenerate the table: python -m virtuoso.app.envdoc markdown"

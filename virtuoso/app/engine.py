@@ -1,0 +1,428 @@
+"""The composition root: builds and connects every part, and is the dashboard's read interface.
+
+    source thread --(bounded queue)--> pipeline thread: parse -> MarketState -> DetectionRunner
+                                                          |                      |
+                                            closed 1m bars v                     v alerts
+                                                      StoreWriter <-------- AlertBus --> DeliveryService
+                                                                                         (outbox, Discord,
+                                                                                          relay, paper executor)
+
+Nothing else in the code base constructs adapters. The engine implements
+:class:`virtuoso.app.view.MonitorView`, so pages and reports read snapshots, history, alerts and
+health through it and never touch an adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Sequence
+
+from virtuoso.alerting.bus import AlertBus
+from virtuoso.app.view import SourceInfo
+from virtuoso.config import DetectionSettings, Settings, SettingsError, SourceKind
+from virtuoso.domain.alerts import Alert
+from virtuoso.domain.bars import Bar
+from virtuoso.domain.clock import Clock, SystemClock
+from virtuoso.ingest.base import Source
+from virtuoso.state.snapshot import SymbolSnapshot
+from virtuoso.storage.base import Store
+
+log = logging.getLogger(__name__)
+
+THRESHOLDS_FILE = "thresholds.json"
+_RECENT_ALERTS_MAX = 5_000
+_RECENT_ERRORS_MAX = 100
+
+
+class _ErrorBuffer(logging.Handler):
+    """Keeps the last warnings and errors of the ``virtuoso`` loggers for the health page."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(level=logging.WARNING)
+        self._clock = clock
+        self.records: deque[dict[str, Any]] = deque(maxlen=_RECENT_ERRORS_MAX)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = record.getMessage()
+        except Exception:  # a bad format string must not break logging
+            msg = str(record.msg)
+        self.records.append(
+            {"ts_ms": self._clock.now_ms(), "level": record.levelname, "logger": record.name, "message": msg[:500]}
+        )
+
+
+def load_persisted_thresholds(data_dir: Path, default: DetectionSettings) -> DetectionSettings:
+    """Thresholds applied from the dashboard survive restarts; a bad file is ignored with a warning."""
+    path = data_dir / THRESHOLDS_FILE
+    if not path.is_file():
+        return default
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+        return DetectionSettings(**{**default.model_dump(), **values})
+    except Exception as exc:  # the file is user-editable; never refuse to start over it
+        log.warning("ignoring %s: %s", path, exc)
+        return default
+
+
+def save_thresholds(data_dir: Path, thresholds: DetectionSettings) -> None:
+    """Write thresholds atomically (write to a temp file, then rename)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = data_dir / (THRESHOLDS_FILE + ".tmp")
+    tmp.write_text(json.dumps(thresholds.model_dump(), indent=2), encoding="utf-8")
+    os.replace(tmp, data_dir / THRESHOLDS_FILE)
+
+
+class Engine:
+    """Runs ingestion, state, detection, storage and delivery in background threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        source: Source | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.db_path = Path(settings.data_dir) / "virtuoso.db"
+        self.bus = AlertBus()
+        self.store: Store | None = store
+        self.state: Any = None
+        self.detection: Any = None
+        self.pipeline: Any = None
+        self.delivery: Any = None
+        self.writer: Any = None
+        self._source: Source | None = source
+        self._source_info = SourceInfo("none", False, "not started", 0)
+        self._queue: queue.Queue[tuple[dict[str, Any], int]] = queue.Queue(maxsize=settings.state.queue_max)
+        self._dropped = 0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self._start_lock = threading.Lock()
+        self._recent_alerts: deque[Alert] = deque(maxlen=_RECENT_ALERTS_MAX)
+        self._recent_lock = threading.Lock()
+        self._errors = _ErrorBuffer(self.clock)
+        self._thresholds = load_persisted_thresholds(Path(settings.data_dir), settings.detection)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "Engine":
+        """Build every part and start the threads; calling it again does nothing."""
+        with self._start_lock:
+            if self._started:
+                return self
+            self._started = True
+            Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
+            logging.getLogger("virtuoso").addHandler(self._errors)
+            self._build()
+            self._spawn("virtuoso-ingest", self._run_source)
+            self._spawn("virtuoso-pipeline", self._run_pipeline)
+            return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop ingestion, drain what is queued, flush storage and stop the sinks."""
+        if not self._started or self._stop.is_set():
+            return
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout_s)
+        if self.delivery is not None:
+            self.delivery.stop()
+        if self.writer is not None:
+            self.writer.stop(flush=True)
+        if self.store is not None:
+            self.store.close()
+        logging.getLogger("virtuoso").removeHandler(self._errors)
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stop.is_set()
+
+    def ingestion_threads(self) -> list[threading.Thread]:
+        """The live ingestion threads (one per engine); tests count them."""
+        return [t for t in self._threads if t.name == "virtuoso-ingest" and t.is_alive()]
+
+    def _spawn(self, name: str, target: Any) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    # ------------------------------------------------------------------ wiring
+
+    def _build(self) -> None:
+        from virtuoso.detect.runner import DetectionRunner
+        from virtuoso.ingest.bybit.parse import BybitParser
+        from virtuoso.sinks.storage_writer import StoreWriter
+        from virtuoso.state.market import MarketState
+        from virtuoso.app.pipeline import Pipeline
+
+        s = self.settings
+        if self.store is None:
+            self.store = _build_store(s, self.clock)
+        source, info = self._choose_source()
+        self._source, self._source_info = source, info
+        log.info("source: %s (%s)", info.name, info.reason)
+
+        self.writer = StoreWriter(self.store)
+        self.writer.start()
+        self.state = MarketState(
+            list(s.symbols),
+            retention_1s_s=s.state.retention_1s_s,
+            retention_1m_min=s.state.retention_1m_min,
+            simulated=info.simulated,
+            on_bar_1m=lambda bar: self.writer.submit_bars([bar]),
+        )
+        self._reload_history()
+        self.detection = DetectionRunner(self._thresholds, s.policy, list(s.symbols), simulated=info.simulated)
+        self.bus.subscribe_alerts("store", self.writer.submit_alerts)
+        self.bus.subscribe_alerts("recent", self._remember_alerts)
+        self.pipeline = Pipeline(BybitParser(), self.state, self.detection, self.bus, self.clock)
+        self.delivery = _build_delivery(s, self.bus, self, self.db_path, self.clock)
+        if self.delivery is not None:
+            self.delivery.start()
+
+    def _choose_source(self) -> tuple[Source, SourceInfo]:
+        s, now = self.settings, self.clock.now_ms()
+        if self._source is not None:
+            src = self._source
+            return src, SourceInfo(src.name, src.simulated, "source given by the caller", now)
+        kind = s.source
+        if kind == SourceKind.SIMULATOR:
+            return self._simulator(), SourceInfo("simulator", True, "VIRTUOSO_SOURCE=simulator", now)
+        if kind == SourceKind.REPLAY:
+            from virtuoso.ingest.replay import ReplaySource
+
+            if s.replay.path is None:
+                raise SettingsError("VIRTUOSO_REPLAY__PATH: required when VIRTUOSO_SOURCE=replay (a JSONL file)")
+            src = ReplaySource(s.replay.path, pace=s.replay.pace, clock=self.clock)
+            return src, SourceInfo("replay", src.simulated, f"replaying {s.replay.path}", now)
+        if kind == SourceKind.BYBIT:
+            return self._bybit(), SourceInfo("bybit", False, f"VIRTUOSO_SOURCE=bybit ({s.bybit.ws_url})", now)
+        reason = _probe_bybit(s)
+        if reason is None:
+            return self._bybit(), SourceInfo("bybit", False, f"Bybit reachable at {s.bybit.ws_url}", now)
+        why = f"Bybit unreachable ({reason}); showing SIMULATED data"
+        log.warning(why)
+        return self._simulator(), SourceInfo("simulator", True, why, now)
+
+    def _simulator(self) -> Source:
+        from virtuoso.ingest.simulator import SimulatorSource
+
+        return SimulatorSource(self.settings, self.clock)
+
+    def _bybit(self) -> Source:
+        from virtuoso.ingest.bybit.source import BybitSource
+
+        return BybitSource(self.settings, self.clock, on_history=self._on_history)
+
+    def _on_history(self, bars: list[Bar]) -> None:
+        """REST backfill: fill market state and the store so charts have history."""
+        if self.state is not None:
+            self.state.seed_bars_1m(bars)
+        if self.writer is not None:
+            self.writer.submit_bars(bars)
+
+    def _reload_history(self) -> None:
+        minutes = self.settings.storage.reload_minutes
+        if minutes <= 0 or self.store is None:
+            return
+        end = self.clock.now_ms()
+        start = end - minutes * 60_000
+        for symbol in self.settings.symbols:
+            try:
+                bars = self.store.read_bars(symbol, start, end)
+            except Exception as exc:  # a broken store must not stop start-up
+                log.warning("history reload failed for %s: %s", symbol, exc)
+                continue
+            if bars:
+                self.state.seed_bars_1m(bars)
+
+    # ------------------------------------------------------------------ threads
+
+    def _emit(self, msg: dict[str, Any], ts_recv_ns: int) -> None:
+        if self._source_info.name == "replay":
+            # A file can wait: never drop recorded data, block until the pipeline catches up.
+            while not self._stop.is_set():
+                try:
+                    self._queue.put((msg, ts_recv_ns), timeout=0.5)
+                    return
+                except queue.Full:
+                    continue
+            return
+        try:
+            self._queue.put_nowait((msg, ts_recv_ns))
+        except queue.Full:
+            self._dropped += 1
+            if self._dropped == 1 or self._dropped % 10_000 == 0:
+                log.warning("pipeline queue full: %d messages dropped so far", self._dropped)
+
+    def _run_source(self) -> None:
+        assert self._source is not None
+        try:
+            self._source.run(self._emit, self._stop)
+        except Exception:
+            log.exception("source %s stopped with an error", self._source_info.name)
+
+    def _run_pipeline(self) -> None:
+        get = self._queue.get
+        on_message = self.pipeline.on_message
+        while True:
+            try:
+                msg, ts = get(timeout=0.25)
+            except queue.Empty:
+                if self._stop.is_set():
+                    break
+                continue
+            try:
+                on_message(msg, ts)
+            except Exception:  # the pipeline promises not to raise; belt and braces
+                log.exception("pipeline failed on a message")
+        try:
+            self.pipeline.finish()
+        except Exception:
+            log.exception("pipeline finish failed")
+
+    def _remember_alerts(self, alerts: Sequence[Alert]) -> None:
+        with self._recent_lock:
+            self._recent_alerts.extend(alerts)
+
+    # ------------------------------------------------------------------ MonitorView
+
+    def source_info(self) -> SourceInfo:
+        return self._source_info
+
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(self.settings.symbols)
+
+    def snapshots(self) -> dict[str, SymbolSnapshot]:
+        return {} if self.state is None else self.state.snapshots()
+
+    def bars_1m(self, symbol: str, minutes: int) -> list[Bar]:
+        if self.state is None:
+            return []
+        end = self.clock.now_ms()
+        start = end - minutes * 60_000
+        mem = [b for b in self.state.bars_1m(symbol) if b.start_ms >= start]
+        if self.store is not None and (not mem or mem[0].start_ms > start + 60_000):
+            cutoff = mem[0].start_ms if mem else end + 1
+            try:
+                older = self.store.read_bars(symbol, start, cutoff)
+            except Exception as exc:
+                log.warning("history read failed for %s: %s", symbol, exc)
+                older = []
+            mem = older + mem
+        return mem
+
+    def bars_1s(self, symbol: str, seconds: int) -> list[Bar]:
+        if self.state is None:
+            return []
+        bars = self.state.bars_1s(symbol)
+        return bars[-seconds:] if seconds > 0 else []
+
+    def alerts(self, since_ms: int | None = None, symbols: Sequence[str] | None = None) -> list[Alert]:
+        start = since_ms if since_ms is not None else 0
+        by_id: dict[str, Alert] = {}
+        if self.store is not None:
+            try:
+                for a in self.store.read_alerts(start, self.clock.now_ms() + 86_400_000, symbols):
+                    by_id[a.id] = a
+            except Exception as exc:
+                log.warning("alert history read failed: %s", exc)
+        with self._recent_lock:
+            recent = list(self._recent_alerts)
+        for a in recent:  # not yet written by the store writer, or a fresher severity
+            if a.ts_event_ms >= start and (symbols is None or a.symbol in symbols):
+                by_id[a.id] = a
+        return sorted(by_id.values(), key=lambda a: (a.ts_event_ms, a.id))
+
+    def composite_scores(self) -> dict[str, float]:
+        return {} if self.detection is None else self.detection.composite_scores()
+
+    def thresholds(self) -> DetectionSettings:
+        return self._thresholds
+
+    def apply_thresholds(self, thresholds: DetectionSettings) -> None:
+        self._thresholds = thresholds
+        if self.detection is not None:
+            self.detection.set_thresholds(thresholds)
+        save_thresholds(Path(self.settings.data_dir), thresholds)
+        log.info("detection thresholds applied and saved")
+
+    def health(self) -> dict[str, Any]:
+        info = self._source_info
+        src = {"name": info.name, "simulated": info.simulated, "reason": info.reason, "started_ms": info.started_ms}
+        if self._source is not None:
+            src.update(_safe(self._source.health))
+        return {
+            "ts_ms": self.clock.now_ms(),
+            "running": self.running,
+            "source": src,
+            "pipeline": {
+                **(_safe(self.pipeline.stats) if self.pipeline is not None else {}),
+                "queue_depth": self._queue.qsize(),
+                "queue_max": self._queue.maxsize,
+                "queue_dropped": self._dropped,
+            },
+            "storage": {
+                **(_safe(self.store.health) if self.store is not None else {}),
+                "writer": _safe(self.writer.health) if self.writer is not None else {},
+            },
+            "bus": self.bus.health(),
+            "sinks": _safe(self.delivery.health) if self.delivery is not None else {"enabled": False},
+            "errors": list(self._errors.records)[-20:],
+        }
+
+    def wait_until(self, predicate: Any, timeout_s: float = 10.0, poll_s: float = 0.05) -> bool:
+        """Poll ``predicate(self)`` until true or timeout (used by tests and the CLI)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate(self):
+                return True
+            time.sleep(poll_s)
+        return bool(predicate(self))
+
+
+def _safe(fn: Any) -> dict[str, Any]:
+    try:
+        return dict(fn())
+    except Exception as exc:  # health must render even when a part is broken
+        return {"health_error": str(exc)}
+
+
+def _build_store(settings: Settings, clock: Clock) -> Store:
+    try:
+        from virtuoso.storage.factory import build_history_store
+    except ModuleNotFoundError:
+        from virtuoso.storage.sqlite import SqliteStore
+
+        return SqliteStore(Path(settings.data_dir) / "virtuoso.db")
+    return build_history_store(settings, clock)
+
+
+def _build_delivery(settings: Settings, bus: AlertBus, view: Any, db_path: Path, clock: Clock) -> Any:
+    try:
+        from virtuoso.sinks.delivery import DeliveryService
+    except ModuleNotFoundError:
+        return None
+    return DeliveryService(settings, bus, view, db_path, clock)
+
+
+def _probe_bybit(settings: Settings) -> str | None:
+    try:
+        from virtuoso.ingest.bybit.source import probe
+    except ModuleNotFoundError:
+        return "live Bybit source not installed"
+    try:
+        return probe(settings, settings.bybit.connect_timeout_s)
+    except Exception as exc:
+        return f"probe failed: {exc}"
