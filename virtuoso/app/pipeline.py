@@ -1,0 +1,163 @@
+"""The hot path: raw message -> parser -> market state -> once per event-second detection -> bus.
+
+``on_message`` never raises: a parser exception, a bad event or a failing detector is counted
+and logged (once per kind of failure burst) and the next message goes on. Detection runs when
+event time crosses a whole second: first ``state.advance_to(sec_ms)`` closes every symbol's
+bars before that second, then ``detection.on_second(state, sec_ms)``. A jump of more than
+``max_catchup_s`` seconds runs detection only for the last ``max_catchup_s`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol, Sequence
+
+from virtuoso.alerting.bus import AlertBus
+from virtuoso.domain.alerts import Alert
+from virtuoso.domain.clock import Clock
+from virtuoso.domain.events import Event
+
+log = logging.getLogger(__name__)
+
+MAX_CATCHUP_S = 60
+
+
+class Parser(Protocol):
+    def parse(self, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]: ...
+
+
+class Detection(Protocol):
+    def on_second(self, state: Any, ts_ms: int) -> list[Alert]: ...
+
+
+class StateSink(Protocol):
+    def apply(self, event: Event) -> None: ...
+    def advance_to(self, ts_ms: int) -> None: ...
+
+
+class Pipeline:
+    """Feeds one message at a time through parse, state and detection; publishes alerts."""
+
+    def __init__(self, parser: Parser, state: StateSink, detection: Detection, bus: AlertBus, clock: Clock,
+                 max_catchup_s: int = MAX_CATCHUP_S) -> None:
+        self.parser = parser
+        self.state = state
+        self.detection = detection
+        self.bus = bus
+        self.clock = clock
+        self.max_catchup_s = max(1, int(max_catchup_s))
+        self.messages = 0
+        self.events = 0
+        self.alerts = 0
+        self.errors = 0
+        self.detection_errors = 0
+        self.seconds = 0
+        self.last_event_ms = 0
+        self.last_lag_ms = 0.0
+        self._sec_ms = -1  # start of the event-second now open; -1 before the first event
+        self._rate_mark: tuple[int, int] | None = None  # (clock ns, messages) at the previous stats()
+        self._msgs_per_s = 0.0
+
+    def on_message(self, msg: dict[str, Any], ts_recv_ns: int) -> None:
+        """Process one raw venue message; never raises."""
+        self.messages += 1
+        try:
+            events = self.parser.parse(msg, ts_recv_ns)
+        except Exception:  # the parser promises not to raise; count it if it does
+            self.errors += 1
+            if self.errors == 1 or self.errors % 10_000 == 0:
+                log.exception("parser raised (%d so far)", self.errors)
+            return
+        if not events:
+            return
+        apply = self.state.apply
+        for ev in events:
+            try:
+                ts = ev.ts_event_ms
+                if ts >= self._sec_ms + 1000:
+                    self._tick(ts - ts % 1000)
+                apply(ev)
+            except Exception:
+                self.errors += 1
+                if self.errors == 1 or self.errors % 10_000 == 0:
+                    log.exception("bad event %r (%d errors so far)", ev, self.errors)
+                continue
+            self.events += 1
+            if ts > self.last_event_ms:
+                self.last_event_ms = ts
+                self.last_lag_ms = ev.ts_recv_ns / 1e6 - ts
+
+    def _tick(self, new_sec_ms: int) -> None:
+        """Close the seconds before ``new_sec_ms`` and run detection for each (capped)."""
+        prev = self._sec_ms
+        self._sec_ms = new_sec_ms
+        if prev < 0:
+            return
+        first = max(prev + 1000, new_sec_ms - (self.max_catchup_s - 1) * 1000)
+        for sec in range(first, new_sec_ms + 1000, 1000):
+            self._run_second(sec)
+
+    def _run_second(self, sec_ms: int) -> None:
+        self.state.advance_to(sec_ms)
+        self.seconds += 1
+        try:
+            alerts = self.detection.on_second(self.state, sec_ms)
+        except Exception:
+            self.detection_errors += 1
+            if self.detection_errors == 1 or self.detection_errors % 1_000 == 0:
+                log.exception("detection failed at %d (%d so far)", sec_ms, self.detection_errors)
+            return
+        if alerts:
+            self._publish(alerts)
+
+    def _publish(self, alerts: Sequence[Alert]) -> None:
+        self.alerts += len(alerts)
+        self.bus.publish_alerts(alerts)
+
+    def finish(self) -> None:
+        """End of stream (replay): close the open second so its bars and detection run."""
+        if self._sec_ms >= 0:
+            self._tick(self._sec_ms + 1000)
+
+    @property
+    def malformed(self) -> int:
+        """Messages the parser counted as malformed or unknown, plus parser exceptions."""
+        return _parser_count(self.parser) + self.errors
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for the health page; msgs/s is measured between two calls on the clock."""
+        now_ns = self.clock.now_ns()
+        if self._rate_mark is not None:
+            t0, n0 = self._rate_mark
+            if now_ns > t0:
+                self._msgs_per_s = (self.messages - n0) / ((now_ns - t0) / 1e9)
+        self._rate_mark = (now_ns, self.messages)
+        return {
+            "messages": self.messages,
+            "events": self.events,
+            "malformed": self.malformed,
+            "errors": self.errors,
+            "detection_errors": self.detection_errors,
+            "alerts": self.alerts,
+            "seconds": self.seconds,
+            "msgs_per_s": round(self._msgs_per_s, 1),
+            "last_event_ms": self.last_event_ms,
+            "lag_ms": round(self.last_lag_ms, 1),
+        }
+
+
+def _parser_count(parser: Any) -> int:
+    """Read the parser's malformed/unknown counters whatever shape it exposes them in."""
+    total = 0
+    for name in ("malformed", "unknown"):
+        v = getattr(parser, name, 0)
+        if isinstance(v, int):
+            total += v
+    stats = getattr(parser, "stats", None)
+    if total == 0 and callable(stats):
+        try:
+            s = stats()
+            total = int(s.get("malformed", 0)) + int(s.get("unknown", 0))
+        except Exception:
+            pass
+    return total

@@ -1,0 +1,89 @@
+"""Bar accumulation: a mutable open interval that becomes a frozen :class:`Bar` when it closes.
+
+Pure and single-threaded: :class:`virtuoso.state.market.MarketState` owns the accumulators and
+guards them with its lock. Prices come from trades only. Bars are continuous: an interval opens
+at the previous close (the price when it started) and high/low include that open, so a coarser
+bar always envelopes its finer bars; an interval without trades is a flat bar at that price.
+"""
+
+from __future__ import annotations
+
+from virtuoso.domain.bars import Bar
+
+NAN = float("nan")
+
+
+class BarAccumulator:
+    """The open interval of one symbol at one resolution."""
+
+    __slots__ = (
+        "symbol", "interval_ms", "start_ms", "open", "high", "low", "close", "volume", "turnover",
+        "trade_count", "buy_volume", "sell_volume", "long_liq_volume", "short_liq_volume",
+    )
+
+    def __init__(self, symbol: str, interval_s: int, start_ms: int, price: float) -> None:
+        self.symbol = symbol
+        self.interval_ms = interval_s * 1000
+        self.reset(start_ms, price)
+
+    def reset(self, start_ms: int, price: float) -> None:
+        """Start a new empty interval at ``start_ms``, flat at ``price`` until a trade arrives."""
+        self.start_ms = start_ms
+        self.open = self.high = self.low = self.close = price
+        self.volume = self.turnover = self.buy_volume = self.sell_volume = 0.0
+        self.long_liq_volume = self.short_liq_volume = 0.0
+        self.trade_count = 0
+
+    def add_trade(self, price: float, size: float, is_buy: bool) -> None:
+        if price > self.high:
+            self.high = price
+        elif price < self.low:
+            self.low = price
+        self.close = price
+        self.trade_count += 1
+        self.volume += size
+        self.turnover += price * size
+        if is_buy:
+            self.buy_volume += size
+        else:
+            self.sell_volume += size
+
+    def merge(self, bar: Bar) -> None:
+        """Fold a closed finer bar (a 1-second bar into a 1-minute accumulator)."""
+        if bar.high > self.high:
+            self.high = bar.high
+        if bar.low < self.low:
+            self.low = bar.low
+        self.close = bar.close
+        self.trade_count += bar.trade_count
+        self.volume += bar.volume
+        self.turnover += bar.turnover
+        self.buy_volume += bar.buy_volume
+        self.sell_volume += bar.sell_volume
+        self.long_liq_volume += bar.long_liq_volume
+        self.short_liq_volume += bar.short_liq_volume
+
+    def to_bar(self, open_interest: float, funding_rate: float, simulated: bool) -> Bar:
+        return Bar(
+            self.symbol, self.start_ms, self.interval_ms // 1000, self.open, self.high, self.low, self.close,
+            self.volume, self.turnover, self.trade_count, self.buy_volume, self.sell_volume,
+            open_interest, funding_rate, self.long_liq_volume, self.short_liq_volume, simulated,
+        )
+
+
+def flat_bar(symbol: str, start_ms: int, interval_s: int, price: float, open_interest: float,
+             funding_rate: float, simulated: bool) -> Bar:
+    """A bar for an interval with no trades: OHLC at the previous close, zero volume."""
+    return Bar(symbol, start_ms, interval_s, price, price, price, price, open_interest=open_interest,
+               funding_rate=funding_rate, simulated=simulated)
+
+
+def combine(bars: list[Bar], interval_s: int, start_ms: int) -> Bar | None:
+    """Aggregate consecutive finer bars into one coarser bar (used by tests and the open 1m view)."""
+    if not bars:
+        return None
+    acc = BarAccumulator(bars[0].symbol, interval_s, start_ms, bars[0].open)
+    for b in bars:
+        acc.merge(b)
+    last = bars[-1]
+    return acc.to_bar(last.open_interest, last.funding_rate, last.simulated)

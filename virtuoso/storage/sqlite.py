@@ -1,0 +1,205 @@
+"""The embedded store: SQLite in WAL mode under the data directory (the default history backend).
+
+Implements :class:`virtuoso.storage.base.Store` for 1-minute bars and alerts, and is also where
+the operational tables (outbox, mutes, paper trades) live. Other modules get a connection with
+the same settings through :meth:`SqliteStore.connect` and create their own tables with
+:meth:`SqliteStore.migrate` (``CREATE TABLE IF NOT EXISTS ...``).
+
+Durability: every write is one transaction; ``synchronous=FULL`` in WAL mode means a committed
+transaction survives both ``kill -9`` of the process and a power loss. Each thread uses its own
+connection (an instance-level ``threading.local``), so readers never block the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from virtuoso.domain.alerts import Alert, AlertKind, Severity
+from virtuoso.domain.bars import Bar
+
+NAN = float("nan")
+BUSY_TIMEOUT_MS = 10_000
+_COUNT_CACHE_S = 10.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bars_1m (
+    symbol TEXT NOT NULL, start_ms INTEGER NOT NULL, interval_s INTEGER NOT NULL,
+    open REAL, high REAL, low REAL, close REAL, volume REAL, turnover REAL, trade_count INTEGER,
+    buy_volume REAL, sell_volume REAL, open_interest REAL, funding_rate REAL,
+    long_liq_volume REAL, short_liq_volume REAL, simulated INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (symbol, start_ms)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, symbol TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
+    score REAL NOT NULL, ts_event_ms INTEGER NOT NULL, evidence TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '', simulated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts_event_ms);
+CREATE INDEX IF NOT EXISTS alerts_symbol_ts ON alerts (symbol, ts_event_ms);
+"""
+
+_BAR_COLS = ("symbol", "start_ms", "interval_s", "open", "high", "low", "close", "volume", "turnover",
+             "trade_count", "buy_volume", "sell_volume", "open_interest", "funding_rate",
+             "long_liq_volume", "short_liq_volume", "simulated")
+_UPSERT_BAR = (
+    f"INSERT INTO bars_1m ({', '.join(_BAR_COLS)}) VALUES ({', '.join('?' * len(_BAR_COLS))}) "
+    "ON CONFLICT (symbol, start_ms) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _BAR_COLS[2:])
+)
+_ALERT_COLS = ("id", "symbol", "kind", "severity", "score", "ts_event_ms", "evidence", "message", "simulated")
+_UPSERT_ALERT = (
+    f"INSERT INTO alerts ({', '.join(_ALERT_COLS)}) VALUES ({', '.join('?' * len(_ALERT_COLS))}) "
+    "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _ALERT_COLS[1:])
+)
+
+
+def _f(v: Any) -> float:
+    """SQLite stores NaN as NULL; read it back as NaN."""
+    return NAN if v is None else float(v)
+
+
+def _bar_row(b: Bar) -> tuple[Any, ...]:
+    return (b.symbol, b.start_ms, b.interval_s, b.open, b.high, b.low, b.close, b.volume, b.turnover,
+            b.trade_count, b.buy_volume, b.sell_volume, b.open_interest, b.funding_rate,
+            b.long_liq_volume, b.short_liq_volume, int(b.simulated))
+
+
+def _row_bar(r: Sequence[Any]) -> Bar:
+    return Bar(r[0], int(r[1]), int(r[2]), _f(r[3]), _f(r[4]), _f(r[5]), _f(r[6]), _f(r[7]), _f(r[8]),
+               int(r[9] or 0), _f(r[10]), _f(r[11]), _f(r[12]), _f(r[13]), _f(r[14]), _f(r[15]), bool(r[16]))
+
+
+def _alert_row(a: Alert) -> tuple[Any, ...]:
+    evidence = json.dumps(dict(a.evidence), default=str, separators=(",", ":"))
+    return (a.id, a.symbol, a.kind.value, a.severity.value, float(a.score), int(a.ts_event_ms), evidence,
+            a.message, int(a.simulated))
+
+
+def _row_alert(r: Sequence[Any]) -> Alert:
+    return Alert(id=r[0], symbol=r[1], kind=AlertKind(r[2]), severity=Severity(r[3]), score=float(r[4]),
+                 ts_event_ms=int(r[5]), evidence=json.loads(r[6]), message=r[7] or "", simulated=bool(r[8]))
+
+
+class SqliteStore:
+    """1-minute bars and alerts in one SQLite file in WAL mode; one connection per thread."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._closed = False
+        self._counts: tuple[float, int, int] | None = None
+        self.bars_written = 0
+        self.alerts_written = 0
+        self.migrate(SCHEMA)
+
+    # ------------------------------------------------------------------ connections
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection with the store's settings (WAL, busy timeout, synchronous); caller closes it.
+
+        Use it from one thread only. ``with conn:`` wraps statements in a transaction.
+        """
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"store {self.path} is closed")
+            conn = self.connect()
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    def migrate(self, ddl: str) -> None:
+        """Run idempotent DDL (``CREATE TABLE IF NOT EXISTS ...``) for a module's own tables."""
+        conn = self._conn()
+        with conn:
+            conn.executescript(ddl)
+
+    # ------------------------------------------------------------------ Store protocol
+
+    def write_bars(self, bars: Sequence[Bar]) -> None:
+        """Upsert 1-minute bars in one transaction."""
+        if not bars:
+            return
+        conn = self._conn()
+        with conn:
+            conn.executemany(_UPSERT_BAR, [_bar_row(b) for b in bars])
+        self.bars_written += len(bars)
+
+    def read_bars(self, symbol: str, start_ms: int, end_ms: int) -> list[Bar]:
+        rows = self._conn().execute(
+            f"SELECT {', '.join(_BAR_COLS)} FROM bars_1m WHERE symbol = ? AND start_ms >= ? AND start_ms < ? "
+            "ORDER BY start_ms", (symbol, int(start_ms), int(end_ms)),
+        ).fetchall()
+        return [_row_bar(r) for r in rows]
+
+    def write_alerts(self, alerts: Sequence[Alert]) -> None:
+        """Upsert alerts by id in one transaction (evidence stored as JSON)."""
+        if not alerts:
+            return
+        conn = self._conn()
+        with conn:
+            conn.executemany(_UPSERT_ALERT, [_alert_row(a) for a in alerts])
+        self.alerts_written += len(alerts)
+
+    def read_alerts(self, start_ms: int, end_ms: int, symbols: Sequence[str] | None = None) -> list[Alert]:
+        sql = f"SELECT {', '.join(_ALERT_COLS)} FROM alerts WHERE ts_event_ms >= ? AND ts_event_ms < ?"
+        params: list[Any] = [int(start_ms), int(end_ms)]
+        if symbols is not None:
+            if not symbols:
+                return []
+            sql += f" AND symbol IN ({', '.join('?' * len(symbols))})"
+            params.extend(symbols)
+        rows = self._conn().execute(sql + " ORDER BY ts_event_ms, id", params).fetchall()
+        return [_row_alert(r) for r in rows]
+
+    def health(self) -> dict[str, Any]:
+        """Path, file size (database plus WAL) and row counts (counted at most every 10 s)."""
+        size = 0
+        for suffix in ("", "-wal"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                size += p.stat().st_size
+        now = time.monotonic()
+        if self._counts is None or now - self._counts[0] > _COUNT_CACHE_S:
+            conn = self._conn()
+            n_bars = conn.execute("SELECT COUNT(*) FROM bars_1m").fetchone()[0]
+            n_alerts = conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+            self._counts = (now, int(n_bars), int(n_alerts))
+        return {
+            "backend": self.name,
+            "path": str(self.path),
+            "size_bytes": size,
+            "rows": {"bars_1m": self._counts[1], "alerts": self._counts[2]},
+            "bars_written": self.bars_written,
+            "alerts_written": self.alerts_written,
+        }
+
+    def close(self) -> None:
+        """Close every connection this store opened (connections from :meth:`connect` are the caller's)."""
+        self._closed = True
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            try:
+                c.close()
+            except sqlite3.Error:
+                pass
