@@ -16,7 +16,7 @@ from virtuoso.config import load_settings
 from virtuoso.app.engine import Engine
 from virtuoso.storage.memory import MemoryStore
 
-T0_MS = 1_700_000_000_000
+T0_MS = 1_700_000_040_000  # minute-aligned
 
 
 class ListSource:
