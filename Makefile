@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run headless test test-fast bench lint clean
+.PHONY: install run headless test test-fast bench lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: $(STAMP)
 	$(PY) bench/report.py
 	$(PY) bench/alerts.py
 	$(PY) bench/dashboard.py
+
+docs: $(STAMP)
+	$(PY) -m virtuoso.app.envdoc sync .
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

@@ -62,8 +62,8 @@ class BybitSettings(_Section):
     api_secret: SecretStr | None = Field(None, description="Optional; public data needs no key.")
     connect_timeout_s: float = Field(5.0, gt=0, le=120, description="Auto source: give up on Bybit after this.")
     stale_after_s: float = Field(20.0, gt=0, le=600, description="Reconnect when no message arrives for this long.")
-    backoff_initial_s: float = Field(1.0, gt=0, le=60)
-    backoff_max_s: float = Field(60.0, gt=0, le=900)
+    backoff_initial_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay; doubles per failure, with jitter.")
+    backoff_max_s: float = Field(60.0, gt=0, le=900, description="Longest reconnect delay (Bybit limits new connections per IP).")
     backfill_minutes: int = Field(240, ge=0, le=10_080, description="Minutes of klines/OI fetched at start and after gaps.")
     orderbook_depth: int = Field(50, description="orderbook.{depth} topic; 50 on linear.")
 
@@ -101,21 +101,21 @@ class StateSettings(_Section):
 
 
 class StorageSettings(_Section):
-    backend: StorageBackend = StorageBackend.SQLITE
+    backend: StorageBackend = Field(StorageBackend.SQLITE, description="sqlite (embedded, default) or influxdb (history in InfluxDB).")
     reload_minutes: int = Field(1_440, ge=0, le=43_200, description="History reloaded into memory at start.")
 
 
 class InfluxSettings(_Section):
     url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL (v1 HTTP API).")
-    database: str = "virtuoso"
-    username: str | None = None
-    password: SecretStr | None = None
-    token: SecretStr | None = None
-    retention_policy: str | None = None
-    batch_size: int = Field(5_000, ge=1, le=100_000)
-    flush_interval_s: float = Field(1.0, gt=0, le=60)
-    buffer_max_points: int = Field(200_000, ge=1_000)
-    timeout_s: float = Field(10.0, gt=0, le=120)
+    database: str = Field("virtuoso", description="Database name (created if missing).")
+    username: str | None = Field(None, description="User for InfluxDB 1.x authentication.")
+    password: SecretStr | None = Field(None, description="Password for the user above.")
+    token: SecretStr | None = Field(None, description="API token (InfluxDB 2.x/3.x v1-compatible API); used instead of user/password.")
+    retention_policy: str | None = Field(None, description="Retention policy to write to; unset uses the database default.")
+    batch_size: int = Field(5_000, ge=1, le=100_000, description="Points per /write request.")
+    flush_interval_s: float = Field(1.0, gt=0, le=60, description="Longest wait before a partial batch is written.")
+    buffer_max_points: int = Field(200_000, ge=1_000, description="Points held in memory before spilling to the embedded database.")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="HTTP timeout per request.")
 
 
 class DetectionSettings(_Section):
@@ -145,35 +145,35 @@ class AlertPolicySettings(_Section):
 
 class DiscordSettings(_Section):
     webhook_url: SecretStr | None = Field(None, description="Discord webhook URL; unset disables Discord.")
-    username: str = "Virtuoso"
-    timeout_s: float = Field(10.0, gt=0, le=120)
-    max_attempts: int = Field(8, ge=1, le=100)
+    username: str = Field("Virtuoso", description="Name shown as the message author.")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="HTTP timeout per request.")
+    max_attempts: int = Field(8, ge=1, le=100, description="Attempts per message before it waits in the outbox for the next round.")
     digest_window_s: float = Field(5.0, ge=0, le=300, description="Alerts arriving within this become one digest.")
 
 
 class RelaySettings(_Section):
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(8765, ge=0, le=65_535)
-    token: SecretStr | None = None
-    max_clients: int = Field(500, ge=1, le=10_000)
-    client_queue_max: int = Field(1_000, ge=10, le=100_000)
-    max_frame_bytes: int = Field(65_536, ge=1_024, le=16_777_216)
+    enabled: bool = Field(True, description="Run the WebSocket relay.")
+    host: str = Field("127.0.0.1", description="Bind address; a non-loopback address requires a token.")
+    port: int = Field(8765, ge=0, le=65_535, description="TCP port (0 picks a free port).")
+    token: SecretStr | None = Field(None, description="When set, every subscription must carry it.")
+    max_clients: int = Field(500, ge=1, le=10_000, description="Connections beyond this are refused.")
+    client_queue_max: int = Field(1_000, ge=10, le=100_000, description="Messages queued per client before a slow client is disconnected.")
+    max_frame_bytes: int = Field(65_536, ge=1_024, le=16_777_216, description="Larger client frames are refused.")
 
 
 class TradingSettings(_Section):
-    enabled: bool = True
+    enabled: bool = Field(True, description="Run the paper trade executor.")
     min_confluence_score: float = Field(70.0, ge=0, le=100, description="Entries need at least this confluence score.")
-    max_positions: int = Field(3, ge=0, le=100)
-    max_notional_usd: float = Field(10_000.0, gt=0)
-    position_notional_usd: float = Field(1_000.0, gt=0)
-    stop_pct: float = Field(2.0, gt=0, le=50)
-    take_profit_pct: float = Field(4.0, gt=0, le=100)
+    max_positions: int = Field(3, ge=0, le=100, description="Open paper positions at most.")
+    max_notional_usd: float = Field(10_000.0, gt=0, description="Total open notional at most.")
+    position_notional_usd: float = Field(1_000.0, gt=0, description="Notional of each paper position.")
+    stop_pct: float = Field(2.0, gt=0, le=50, description="Stop loss distance.")
+    take_profit_pct: float = Field(4.0, gt=0, le=100, description="Take profit distance.")
 
 
 class DashboardSettings(_Section):
     password: SecretStr | None = Field(None, description="When set, every page asks for it.")
-    refresh_s: float = Field(1.0, ge=0.25, le=60)
+    refresh_s: float = Field(1.0, ge=0.25, le=60, description="Live panel refresh interval.")
 
 
 class Settings(BaseSettings):

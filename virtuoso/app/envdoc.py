@@ -7,6 +7,7 @@ setting stays documented. Run ``python -m virtuoso.app.envdoc env|markdown``.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from enum import Enum
 from typing import Any, Iterator
 
@@ -75,6 +76,23 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+README_BEGIN = "<!-- settings:begin -->"
+README_END = "<!-- settings:end -->"
+
+
+def sync_files(root: Path) -> None:
+    """Rewrite .env.example and the README table between its markers (``make docs``)."""
+    (root / ".env.example").write_text(env_example(), encoding="utf-8")
+    readme = root / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_BEGIN}\n{markdown_table()}{README_END}{tail}", encoding="utf-8")
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "env"
-    sys.stdout.write(env_example() if what == "env" else markdown_table())
+    if what == "sync":
+        sync_files(Path(sys.argv[2]) if len(sys.argv) > 2 else Path("."))
+    else:
+        sys.stdout.write(env_example() if what == "env" else markdown_table())
