@@ -14,9 +14,7 @@ health through it and never touch an adapter.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from virtuoso.alerting.bus import AlertBus
+from virtuoso.app.persistence import ErrorBuffer, load_persisted_thresholds, save_thresholds
 from virtuoso.app.view import SourceInfo
 from virtuoso.config import DetectionSettings, Settings, SettingsError, SourceKind
 from virtuoso.domain.alerts import Alert
@@ -36,50 +35,7 @@ from virtuoso.storage.base import Store
 
 log = logging.getLogger(__name__)
 
-THRESHOLDS_FILE = "thresholds.json"
 _RECENT_ALERTS_MAX = 5_000
-_RECENT_ERRORS_MAX = 100
-
-
-class _ErrorBuffer(logging.Handler):
-    """Keeps the last warnings and errors of the ``virtuoso`` loggers for the health page."""
-
-    def __init__(self, clock: Clock) -> None:
-        super().__init__(level=logging.WARNING)
-        self._clock = clock
-        self.records: deque[dict[str, Any]] = deque(maxlen=_RECENT_ERRORS_MAX)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            msg = record.getMessage()
-        except Exception:  # a bad format string must not break logging
-            msg = str(record.msg)
-        self.records.append(
-            {"ts_ms": self._clock.now_ms(), "level": record.levelname, "logger": record.name, "message": msg[:500]}
-        )
-
-
-def load_persisted_thresholds(data_dir: Path, default: DetectionSettings) -> DetectionSettings:
-    """Thresholds applied from the dashboard survive restarts; a bad file is ignored with a warning."""
-    path = data_dir / THRESHOLDS_FILE
-    if not path.is_file():
-        return default
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-        return DetectionSettings(**{**default.model_dump(), **values})
-    except Exception as exc:  # the file is user-editable; never refuse to start over it
-        log.warning("ignoring %s: %s", path, exc)
-        return default
-
-
-def save_thresholds(data_dir: Path, thresholds: DetectionSettings) -> None:
-    """Write thresholds atomically (write to a temp file, then rename)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = data_dir / (THRESHOLDS_FILE + ".tmp")
-    tmp.write_text(json.dumps(thresholds.model_dump(), indent=2), encoding="utf-8")
-    os.replace(tmp, data_dir / THRESHOLDS_FILE)
-
-
 class Engine:
     """Runs ingestion, state, detection, storage and delivery in background threads."""
 
@@ -111,7 +67,7 @@ class Engine:
         self._start_lock = threading.Lock()
         self._recent_alerts: deque[Alert] = deque(maxlen=_RECENT_ALERTS_MAX)
         self._recent_lock = threading.Lock()
-        self._errors = _ErrorBuffer(self.clock)
+        self._errors = ErrorBuffer(self.clock)
         self._thresholds = load_persisted_thresholds(Path(settings.data_dir), settings.detection)
 
     # ------------------------------------------------------------------ lifecycle
