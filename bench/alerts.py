@@ -1,0 +1,139 @@
+"""Alert delivery benchmark: publish -> Discord receiver, and publish -> N relay clients.
+
+Measures from ``AlertBus.publish_alerts`` (what the pipeline calls right after detection) to
+(1) the local Discord-compatible receiver accepting the message and (2) each relay client
+receiving it, through the durable outbox (SQLite, synchronous=FULL). Prints p50/p99 latency and
+throughput. Run: ``.venv/bin/python bench/alerts.py [--alerts 200] [--clients 100]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from websockets.asyncio.client import connect  # noqa: E402
+
+from tests.discord_receiver import DiscordReceiver  # noqa: E402
+from tests.state_factories import alert  # noqa: E402
+from virtuoso.alerting.bus import AlertBus  # noqa: E402
+from virtuoso.app.view import SourceInfo  # noqa: E402
+from virtuoso.config import Settings  # noqa: E402
+from virtuoso.domain.clock import SystemClock  # noqa: E402
+from virtuoso.sinks.delivery import DeliveryService  # noqa: E402
+
+T0 = 1_700_000_000_000
+
+
+class View:
+    def snapshots(self) -> dict[str, Any]:
+        return {}
+
+    def composite_scores(self) -> dict[str, float]:
+        return {}
+
+    def source_info(self) -> SourceInfo:
+        return SourceInfo("bench", False, "bench", 0)
+
+    def bars_1m(self, symbol: str, minutes: int) -> list[Any]:
+        return []
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def service(data_dir: Path, **over: Any) -> tuple[DeliveryService, AlertBus]:
+    s = Settings(_env_file=None, data_dir=data_dir, trading={"enabled": False}, **over)
+    bus = AlertBus()
+    return DeliveryService(s, bus, View(), data_dir / "virtuoso.db", SystemClock()).start(), bus
+
+
+def wait(pred: Any, timeout_s: float) -> None:
+    end = time.monotonic() + timeout_s
+    while not pred() and time.monotonic() < end:
+        time.sleep(0.005)
+
+
+def bench_discord(n: int, gap_s: float) -> None:
+    with tempfile.TemporaryDirectory() as d, DiscordReceiver() as r:
+        svc, bus = service(Path(d), discord={"webhook_url": r.url, "digest_window_s": 0}, relay={"enabled": False})
+        try:
+            sent: dict[str, float] = {}
+            for i in range(n):
+                a = alert(ts_ms=T0 + i * 1000)
+                sent[a.id] = time.perf_counter()
+                bus.publish_alerts([a])
+                time.sleep(gap_s)
+            wait(lambda: len(r.received) >= n, 60)
+            lat = [(rec.t - sent[rec.payload["embeds"][-1]["footer"]["text"].split(" id ")[1].split(" ")[0]]) * 1000
+                   for rec in r.received]
+            print(f"discord  latency  n={len(lat)}  p50={pct(lat, .5):.1f} ms  p99={pct(lat, .99):.1f} ms  max={max(lat):.1f} ms")
+            m = n * 2
+            start = len(r.received)
+            t0 = time.perf_counter()
+            bus.publish_alerts([alert(ts_ms=T0 + 10_000_000 + i) for i in range(m)])
+            wait(lambda: len(r.received) >= start + m, 120)
+            dt = time.perf_counter() - t0
+            print(f"discord  burst    {m} alerts (one message each) in {dt:.2f} s = {m / dt:.0f} messages/s")
+        finally:
+            svc.stop()
+
+
+async def _relay(url: str, bus: AlertBus, clients: int, n: int, gap_s: float) -> list[float]:
+    lat: list[float] = []
+    sent: dict[str, float] = {}
+    conns = [await connect(url) for _ in range(clients)]
+    for ws in conns:
+        await ws.send(json.dumps({"op": "subscribe", "channels": ["alerts"]}))
+        await ws.recv()
+
+    async def reader(ws: Any) -> None:
+        for _ in range(n):
+            m = json.loads(await ws.recv())
+            lat.append((time.perf_counter() - sent[m["data"]["id"]]) * 1000)
+
+    readers = [asyncio.create_task(reader(ws)) for ws in conns]
+    for i in range(n):
+        a = alert(ts_ms=T0 + i * 1000)
+        sent[a.id] = time.perf_counter()
+        bus.publish_alerts([a])
+        await asyncio.sleep(gap_s)
+    await asyncio.wait_for(asyncio.gather(*readers), 60)
+    for ws in conns:
+        await ws.close()
+    return lat
+
+
+def bench_relay(clients: int, n: int, gap_s: float) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        svc, bus = service(Path(d), relay={"port": 0})
+        try:
+            lat = asyncio.run(_relay(f"ws://127.0.0.1:{svc.relay_port}", bus, clients, n, gap_s))
+            print(f"relay    fan-out  {clients} clients x {n} alerts  p50={pct(lat, .5):.1f} ms  p99={pct(lat, .99):.1f} ms"
+                  f"  mean={statistics.fmean(lat):.1f} ms")
+        finally:
+            svc.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--alerts", type=int, default=200)
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--gap-ms", type=float, default=20.0)
+    a = ap.parse_args()
+    bench_discord(a.alerts, a.gap_ms / 1000)
+    bench_relay(a.clients, a.alerts // 2, a.gap_ms / 1000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Discord client and sink against a real Discord-compatible receiver on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.discord_receiver import DiscordReceiver
+from tests.state_factories import alert
+from virtuoso.alerting import discord_format as fmt
+from virtuoso.alerting.bus import AlertBus
+from virtuoso.app.view import SourceInfo
+from virtuoso.config import Settings
+from virtuoso.domain.alerts import Alert, AlertKind, Severity
+from virtuoso.domain.clock import SystemClock
+from virtuoso.sinks.delivery import DeliveryService
+from virtuoso.sinks.discord import DiscordClient, redact_webhook
+
+
+def post(url: str, payload: dict[str, Any], **kw: Any) -> Any:
+    async def go() -> Any:
+        client = DiscordClient(url, backoff_initial_s=0.05, backoff_max_s=0.2, **kw)
+        try:
+            return await client.post(payload), client
+        finally:
+            await client.aclose()
+    return asyncio.run(go())
+
+
+def test_a_429_waits_retry_after_before_retrying() -> None:
+    with DiscordReceiver() as r:
+        r.inject("429", 1, retry_after_s=0.4)
+        result, client = post(r.url, fmt.test_message(0))
+        assert result.ok and result.attempts == 2
+        (t429, s1), (t_ok, s2) = r.responses
+        assert (s1, s2) == (429, 204)
+        assert t_ok - t429 >= 0.39
+        assert client.rate_limited == 1
+
+
+def test_retry_after_header_is_used_when_the_body_has_none() -> None:
+    calls: list[float] = []
+    slept: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"Retry-After": "2"}, json={"message": "slow down"})
+        return httpx.Response(204)
+
+    async def fake_sleep(s: float) -> None:
+        slept.append(s)
+
+    result, _ = post("https://discord.example/api/webhooks/1/t", fmt.test_message(0),
+                     transport=httpx.MockTransport(handler), sleep=fake_sleep)
+    assert result.ok and 2.0 in slept
+
+
+@pytest.mark.parametrize("webhook_ok", [True, False])
+def test_a_400_or_404_is_not_retried_and_keeps_discords_message(webhook_ok: bool) -> None:
+    with DiscordReceiver() as r:
+        url = r.url if webhook_ok else r.url_for("999/deleted")
+        bad = {"content": "x", "embeds": [{"title": "t" * 300}]} if webhook_ok else fmt.test_message(0)
+        result, client = post(url, bad)
+        assert not result.ok and result.permanent and result.attempts == 1
+        assert client.requests == 1
+        if webhook_ok:
+            assert result.status == 400 and "Invalid Form Body (code 50035)" in (result.error or "")
+        else:
+            assert result.status == 404 and "Unknown Webhook (code 10015)" in (result.error or "")
+
+
+def test_5xx_and_dropped_connections_are_retried_with_backoff() -> None:
+    with DiscordReceiver() as r:
+        r.inject("500", 2)
+        r.inject("drop", 1)
+        result, _ = post(r.url, fmt.test_message(0))
+        assert result.ok and result.attempts == 4
+        assert [s for _, s in r.responses] == [500, 500, 0, 204]
+
+
+def test_attempts_are_bounded_and_the_error_never_shows_the_webhook_token() -> None:
+    with DiscordReceiver() as r:
+        r.inject("500", 10)
+        result, client = post(r.url, fmt.test_message(0), max_attempts=3)
+        assert not result.ok and not result.permanent and result.attempts == 3
+        assert "token-abc" not in (result.error or "") and "token-abc" not in client.redacted_url
+
+
+def test_rate_limit_headers_pace_requests_instead_of_provoking_429s() -> None:
+    with DiscordReceiver(bucket_limit=2, bucket_reset_s=0.5) as r:
+        async def go() -> float:
+            client = DiscordClient(r.url)
+            t0 = time.monotonic()
+            for _ in range(5):
+                assert (await client.post(fmt.test_message(0))).ok
+            await client.aclose()
+            return time.monotonic() - t0
+        elapsed = asyncio.run(go())
+        assert [s for _, s in r.responses] == [204] * 5
+        assert elapsed >= 0.9  # two full bucket resets waited out
+
+
+def test_redacted_webhook_keeps_host_and_a_hint_only() -> None:
+    red = redact_webhook("https://discord.com/api/webhooks/123456789012/SECRETTOKEN")
+    assert red == "https://discord.com/api/webhooks/1234…/********"
+    assert "SECRET" not in redact_webhook("garbage SECRET")
+
+
+# ---------------------------------------------------------------------------------------- the service
+
+
+class View:
+    def __init__(self, simulated: bool = False) -> None:
+        self.simulated = simulated
+
+    def snapshots(self) -> dict[str, Any]:
+        return {}
+
+    def composite_scores(self) -> dict[str, float]:
+        return {}
+
+    def source_info(self) -> SourceInfo:
+        return SourceInfo("test", self.simulated, "test", 0)
+
+    def bars_1m(self, symbol: str, minutes: int) -> list[Any]:
+        return []
+
+
+def service(tmp_path: Path, url: str, digest_window_s: float = 0.0, simulated: bool = False) -> tuple[DeliveryService, AlertBus]:
+    s = Settings(_env_file=None, data_dir=tmp_path, discord={"webhook_url": url, "digest_window_s": digest_window_s},
+                 relay={"enabled": False}, trading={"enabled": False})
+    bus = AlertBus()
+    return DeliveryService(s, bus, View(simulated), tmp_path / "v.db", SystemClock()), bus
+
+
+def wait_for(pred: Any, timeout_s: float = 10.0) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return bool(pred())
+
+
+def test_an_alert_arrives_as_three_embeds_and_health_counts_it(tmp_path: Path) -> None:
+    with DiscordReceiver() as r:
+        svc, bus = service(tmp_path, r.url)
+        svc.start()
+        try:
+            bus.publish_alerts([alert()])
+            assert wait_for(lambda: len(r.received) == 1)
+            assert [e["title"] for e in r.payloads()[0]["embeds"]][1:] == ["Institutional Activity", "Trading Outlook"]
+            assert wait_for(lambda: svc.health()["discord"]["sent"] == 1)
+            h = svc.health()["discord"]
+            assert h["backlog"] == 0 and h["failed"] == 0 and "token-abc" not in str(svc.health())
+        finally:
+            svc.stop()
+
+
+def test_a_burst_becomes_one_digest_after_the_first_alert(tmp_path: Path) -> None:
+    with DiscordReceiver() as r:
+        svc, bus = service(tmp_path, r.url, digest_window_s=0.5, simulated=True)
+        svc.start()
+        try:
+            burst = [alert(ts_ms=1_700_000_000_000 + i) for i in range(8)]
+            bus.publish_alerts(burst[:1])
+            assert wait_for(lambda: len(r.received) == 1)
+            bus.publish_alerts(burst[1:])
+            assert wait_for(lambda: len(r.received) == 2)
+            time.sleep(0.7)
+            assert len(r.received) == 2
+            digest = r.payloads()[1]
+            assert "7 alerts" in digest["embeds"][0]["title"]
+            assert all(a.id in digest["embeds"][0]["description"] for a in burst[1:])
+            assert "SIMULATED" in digest["content"]
+        finally:
+            svc.stop()
+
+
+def test_oversized_alert_text_is_truncated_and_accepted(tmp_path: Path) -> None:
+    with DiscordReceiver() as r:
+        svc, bus = service(tmp_path, r.url)
+        svc.start()
+        try:
+            huge = Alert("big1", "BTCUSDT", AlertKind.PUMP_AND_DUMP, Severity.CRITICAL, 99.0, 1_700_000_000_000,
+                         {f"liq_{i}_" + "k" * 300: "v" * 2000 for i in range(30)}, "m" * 10_000)
+            bus.publish_alerts([huge])
+            assert wait_for(lambda: len(r.received) == 1)
+            assert r.rejected == []
+        finally:
+            svc.stop()
+
+
+def test_a_deleted_webhook_is_recorded_with_discords_message_and_shown_in_health(tmp_path: Path) -> None:
+    with DiscordReceiver() as r:
+        svc, bus = service(tmp_path, r.url_for("999/gone-token"))
+        svc.start()
+        try:
+            bus.publish_alerts([alert()])
+            assert wait_for(lambda: svc.health()["discord"]["failed"] == 1)
+            h = svc.health()["discord"]
+            assert "Unknown Webhook" in h["last_error"] and h["state"] == "error"
+            assert "gone-token" not in str(svc.health())
+            assert len(r.responses) == 1
+        finally:
+            svc.stop()
