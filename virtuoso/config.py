@@ -66,6 +66,9 @@ class BybitSettings(_Section):
     backoff_max_s: float = Field(60.0, gt=0, le=900, description="Longest reconnect delay (Bybit limits new connections per IP).")
     backfill_minutes: int = Field(240, ge=0, le=10_080, description="Minutes of klines/OI fetched at start and after gaps.")
     orderbook_depth: int = Field(50, description="orderbook.{depth} topic; 50 on linear.")
+    ping_interval_s: int = Field(20, ge=2, le=300, description="WebSocket ping interval (Bybit recommends 20 s).")
+    rest_timeout_s: float = Field(10.0, gt=0, le=120, description="HTTP timeout per backfill REST request.")
+    rest_max_attempts: int = Field(5, ge=1, le=50, description="Attempts per REST request on rate limits, 5xx and network errors.")
 
     @field_validator("ws_url")
     @classmethod
