@@ -1,0 +1,145 @@
+"""Ingest benchmark: simulator generation, JSON decode, parse, parse -> state, and full replay.
+
+    .venv/bin/python bench/ingest.py                 # >= 1,000,000 messages (about a minute)
+    .venv/bin/python bench/ingest.py --messages 200000
+
+Generates a simulated stream for 5 symbols until it holds at least ``--messages`` messages,
+writes it as a replay file in a temporary directory, then measures on the same file, one stage
+after another on one core: JSON decode only (orjson), decode + BybitParser, decode + parse +
+MarketState (the pipeline with detection switched off), and ``replay_file`` (the real
+``virtuoso replay`` path with the detection runner). Prints a table and the ratio
+parse -> state / decode-only (goal >= 0.25). CPU seconds are process time, so the figures are
+less sensitive to other load on the machine; wall seconds are shown too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from virtuoso.alerting.bus import AlertBus  # noqa: E402
+from virtuoso.app.commands.replay import replay_file  # noqa: E402
+from virtuoso.app.pipeline import Pipeline  # noqa: E402
+from virtuoso.config import load_settings  # noqa: E402
+from virtuoso.domain.clock import ManualClock  # noqa: E402
+from virtuoso.ingest.bybit.parse import BybitParser  # noqa: E402
+from virtuoso.ingest.simulator import SimMarket  # noqa: E402
+from virtuoso.state.market import MarketState  # noqa: E402
+
+SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"]
+START_MS = 1_736_121_600_000  # 2025-01-06 00:00 UTC
+
+
+class _NoDetection:
+    def on_second(self, state: Any, ts_ms: int) -> list[Any]:
+        return []
+
+
+def _timed(fn: Callable[[], int]) -> tuple[int, float, float]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    n = fn()
+    return n, time.process_time() - c0, time.perf_counter() - w0
+
+
+def generate(path: Path, target: int, seed: int) -> tuple[int, float, float, float]:
+    """Write at least ``target`` messages; returns (messages, cpu_s, wall_s, simulated_s) of generation only.
+
+    Generation is timed on its own pass (messages counted and dropped, as a consumer would take
+    them); a second pass with the same seed writes the identical stream to the file.
+    """
+    market = SimMarket(SYMBOLS, seed=seed, start_ms=START_MS, episodes_per_hour=0.5)
+    w0, c0 = time.perf_counter(), time.process_time()
+    while market.messages < target:
+        for _ in market.run(600):
+            pass
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    seconds = (market.now_ms - START_MS) / 1000
+    again = SimMarket(SYMBOLS, seed=seed, start_ms=START_MS, episodes_per_hour=0.5)
+    with open(path, "wb") as f:
+        f.write(orjson.dumps({"op": "virtuoso_meta", "simulated": True, "seed": seed}) + b"\n")
+        buf: list[bytes] = []
+        for msg, _ in again.run(seconds):
+            buf.append(orjson.dumps(msg))
+            if len(buf) >= 20_000:
+                f.write(b"\n".join(buf) + b"\n")
+                buf.clear()
+        if buf:
+            f.write(b"\n".join(buf) + b"\n")
+    return market.messages, cpu, wall, seconds
+
+
+def decode_only(path: Path) -> int:
+    n = 0
+    loads = orjson.loads
+    with open(path, "rb") as f:
+        for line in f:
+            loads(line)
+            n += 1
+    return n
+
+
+def parse_only(path: Path) -> int:
+    parser, loads, n = BybitParser(), orjson.loads, 0
+    with open(path, "rb") as f:
+        for line in f:
+            msg = loads(line)
+            parser.parse(msg, msg.get("ts", 0) * 1_000_000)
+            n += 1
+    assert parser.malformed == 0, parser.stats()
+    return n
+
+
+def parse_state(path: Path) -> int:
+    state = MarketState(SYMBOLS, retention_1s_s=1_800, retention_1m_min=2_880)
+    pipeline = Pipeline(BybitParser(), state, _NoDetection(), AlertBus(), ManualClock())
+    loads, on_message = orjson.loads, pipeline.on_message
+    with open(path, "rb") as f:
+        for line in f:
+            msg = loads(line)
+            on_message(msg, msg.get("ts", 0) * 1_000_000)
+    pipeline.finish()
+    return pipeline.messages
+
+
+def full_replay(path: Path) -> int:
+    summary = replay_file(path, load_settings({}, env_file=None), SYMBOLS)
+    return int(summary["messages"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=1_000_000, help="minimum messages in the generated file")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.jsonl"
+        n_gen, gen_cpu, gen_wall, sim_s = generate(path, args.messages, args.seed)
+        rows = [("simulator generation", n_gen, gen_cpu, gen_wall)]
+        for label, fn in (("JSON decode only", decode_only), ("decode + parse", parse_only),
+                          ("decode + parse -> state", parse_state), ("replay_file (full pipeline)", full_replay)):
+            n, cpu, wall = _timed(lambda fn=fn: fn(path))
+            rows.append((label, n, cpu, wall))
+        size_mb = path.stat().st_size / 1e6
+    print(f"ingest benchmark: {n_gen:,} messages, {len(SYMBOLS)} symbols, {sim_s / 3600:.2f} simulated hours, "
+          f"{size_mb:.0f} MB JSONL")
+    print(f"{'stage':30} {'messages':>10} {'cpu s':>8} {'wall s':>8} {'msgs/s (cpu)':>14} {'msgs/s (wall)':>14}")
+    for label, n, cpu, wall in rows:
+        print(f"{label:30} {n:>10,} {cpu:>8.2f} {wall:>8.2f} {n / cpu:>14,.0f} {n / wall:>14,.0f}")
+    decode = rows[1][1] / rows[1][2]
+    state = rows[3][1] / rows[3][2]
+    print(f"ratio parse -> state / decode-only (cpu): {state / decode:.3f}  (goal >= 0.25)")
+    print(f"simulated symbol-days per cpu minute: {sim_s / 86_400 * len(SYMBOLS) / gen_cpu * 60:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

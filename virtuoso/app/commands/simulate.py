@@ -1,0 +1,127 @@
+"""``virtuoso simulate --out FILE``: write a simulated Bybit v5 stream and its labels.
+
+The file is the replay format (JSONL, gzipped when FILE ends in ``.gz``) with a first line
+``{"op": "virtuoso_meta", "simulated": true, "seed": ...}``; the labels (every episode,
+including hard negatives) go to ``FILE.labels.json`` or ``--labels``. Same seed and start, same
+bytes. The last line on stdout is a one-line JSON summary. Exit codes: 0 ok, 1 cannot write,
+2 bad settings/usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from virtuoso.config import SettingsError, load_settings
+
+DEFAULT_START = "2025-01-06T00:00:00Z"  # a Monday; fixed so the same seed gives the same file
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="write a simulated, labelled Bybit v5 stream as a replay file")
+    p.add_argument("--out", type=Path, required=True, help="output JSONL (.gz to compress)")
+    p.add_argument("--hours", type=float, default=0.0, help="simulated hours (added to --minutes)")
+    p.add_argument("--minutes", type=float, default=0.0, help="simulated minutes (default 60 when neither is given)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default VIRTUOSO_SIMULATOR__SEED)")
+    p.add_argument("--symbols", default=None, help="comma-separated symbols (default VIRTUOSO_SYMBOLS)")
+    p.add_argument("--episodes-per-hour", type=float, default=None, help="labelled episodes per symbol per hour")
+    p.add_argument("--market-moves-per-day", type=float, default=None, help="market-wide moves per day (hard negatives)")
+    p.add_argument("--start", default=DEFAULT_START, help=f"UTC start, ISO 8601 or epoch ms, or 'now' (default {DEFAULT_START})")
+    p.add_argument("--labels", type=Path, default=None, help="labels JSON path (default FILE.labels.json)")
+    p.set_defaults(func=run)
+
+
+def parse_start(value: str) -> int:
+    """Epoch milliseconds from ``now``, digits (epoch ms) or an ISO 8601 time (UTC if no zone)."""
+    if value == "now":
+        return time.time_ns() // 1_000_000
+    if value.isdigit():
+        return int(value)
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)
+
+
+def _open_out(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return gzip.open(path, "wb", compresslevel=5) if path.suffix == ".gz" else open(path, "wb")
+
+
+def run(args: argparse.Namespace) -> int:
+    from virtuoso.ingest.simulator import SimMarket, labels_to_json
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    sim = settings.simulator
+    seconds = args.hours * 3600.0 + args.minutes * 60.0 or 3600.0
+    if seconds <= 0 or seconds > 366 * 86_400:
+        print("simulate: --hours/--minutes must give a duration between 1 s and a year", file=sys.stderr)
+        return 2
+    symbols = list(settings.symbols)
+    if args.symbols:
+        symbols = list(dict.fromkeys(s.strip().upper() for s in args.symbols.split(",") if s.strip()))
+        bad = [s for s in symbols if not _SYMBOL.match(s)]
+        if bad or not symbols:
+            print(f"simulate: --symbols expects comma-separated symbols like BTCUSDT, got {args.symbols[:60]!r}",
+                  file=sys.stderr)
+            return 2
+    try:
+        start_ms = parse_start(args.start)
+    except ValueError:
+        print(f"simulate: --start expects ISO 8601, epoch ms or 'now', got {args.start[:40]!r}", file=sys.stderr)
+        return 2
+    seed = sim.seed if args.seed is None else args.seed
+    rate = sim.episodes_per_hour if args.episodes_per_hour is None else args.episodes_per_hour
+    moves = sim.market_moves_per_day if args.market_moves_per_day is None else args.market_moves_per_day
+    if rate < 0 or moves < 0:
+        print("simulate: rates must be >= 0", file=sys.stderr)
+        return 2
+    market = SimMarket(symbols, seed=seed, start_ms=start_ms, episodes_per_hour=rate, market_moves_per_day=moves)
+    labels_path = args.labels or args.out.with_name(args.out.name + ".labels.json")
+    started = time.perf_counter()
+    try:
+        with _open_out(args.out) as f:
+            meta = {"op": "virtuoso_meta", "simulated": True, "seed": seed, "symbols": symbols,
+                    "start_ms": market.start_ms, "seconds": int(seconds), "episodes_per_hour": rate,
+                    "market_moves_per_day": moves}
+            f.write(orjson.dumps(meta) + b"\n")
+            dumps, buf = orjson.dumps, []
+            for msg, _ts in market.run(seconds):
+                buf.append(dumps(msg))
+                if len(buf) >= 10_000:
+                    f.write(b"\n".join(buf) + b"\n")
+                    buf.clear()
+            if buf:
+                f.write(b"\n".join(buf) + b"\n")
+        labels_path.parent.mkdir(parents=True, exist_ok=True)
+        labels_path.write_text(labels_to_json(market.labels, seed=seed, symbols=symbols, start_ms=market.start_ms,
+                                              end_ms=market.now_ms), encoding="utf-8")
+    except OSError as exc:
+        print(f"simulate: cannot write: {exc}", file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - started
+    summary = {
+        "out": str(args.out),
+        "labels": str(labels_path),
+        "messages": market.messages,
+        "episodes": sum(1 for e in market.labels if not e.is_negative),
+        "hard_negatives": sum(1 for e in market.labels if e.is_negative),
+        "simulated_s": int(seconds),
+        "seconds": round(elapsed, 3),
+        "msgs_per_s": round(market.messages / elapsed, 1) if elapsed > 0 else 0.0,
+    }
+    sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    return 0
