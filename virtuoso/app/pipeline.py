@@ -32,6 +32,7 @@ class Detection(Protocol):
 
 class StateSink(Protocol):
     def apply(self, event: Event) -> None: ...
+    def apply_many(self, events: Sequence[Event]) -> list[Any]: ...
     def advance_to(self, ts_ms: int) -> None: ...
 
 
@@ -70,22 +71,41 @@ class Pipeline:
             return
         if not events:
             return
-        apply = self.state.apply
+        # One message holds many trades of (nearly always) one second: apply them as runs that do
+        # not cross a second boundary, each run under one state lock.
+        sec_end = self._sec_ms + 1000
+        newest = self.last_event_ms
+        run: list[Event] = []
         for ev in events:
             try:
                 ts = ev.ts_event_ms
-                if ts >= self._sec_ms + 1000:
+                if ts >= sec_end:
+                    if run:
+                        self._apply_run(run)
+                        run = []
                     self._tick(ts - ts % 1000)
-                apply(ev)
+                    sec_end = self._sec_ms + 1000
+                if ts > newest:
+                    newest = ts
+                    self.last_lag_ms = ev.ts_recv_ns / 1e6 - ts
             except Exception:
-                self.errors += 1
-                if self.errors == 1 or self.errors % 10_000 == 0:
-                    log.exception("bad event %r (%d errors so far)", ev, self.errors)
+                self._count_bad_event(ev)
                 continue
-            self.events += 1
-            if ts > self.last_event_ms:
-                self.last_event_ms = ts
-                self.last_lag_ms = ev.ts_recv_ns / 1e6 - ts
+            run.append(ev)
+        if run:
+            self._apply_run(run)
+        self.last_event_ms = newest
+
+    def _apply_run(self, events: list[Event]) -> None:
+        failed = self.state.apply_many(events)
+        self.events += len(events) - len(failed)
+        for ev in failed:
+            self._count_bad_event(ev)
+
+    def _count_bad_event(self, ev: Any) -> None:
+        self.errors += 1
+        if self.errors == 1 or self.errors % 10_000 == 0:
+            log.warning("bad event %r (%d errors so far)", ev, self.errors, exc_info=True)
 
     def _tick(self, new_sec_ms: int) -> None:
         """Close the seconds before ``new_sec_ms`` and run detection for each (capped)."""

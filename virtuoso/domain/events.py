@@ -2,12 +2,17 @@
 
 Every event carries the exchange time (``ts_event_ms``, integer milliseconds since the epoch) and
 the local receive time (``ts_recv_ns``, integer nanoseconds from the injected clock).
+
+Events are typed ``NamedTuple``s rather than frozen dataclasses: they are just as immutable and
+typed, and four times cheaper to build (about 0.3 us against 1.4 us), which matters on the hot path
+where every trade of every message becomes one (see bench/ingest.py). Compare them by type
+(``type(ev) is Trade``), never by tuple equality.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Side(StrEnum):
@@ -17,8 +22,7 @@ class Side(StrEnum):
     SELL = "Sell"
 
 
-@dataclass(frozen=True, slots=True)
-class Ticker:
+class Ticker(NamedTuple):
     """A full ticker after merging Bybit's snapshot and delta messages."""
 
     symbol: str
@@ -39,8 +43,7 @@ class Ticker:
     ask_size: float
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(NamedTuple):
     symbol: str
     ts_event_ms: int
     ts_recv_ns: int
@@ -51,8 +54,7 @@ class Trade:
     is_block_trade: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Liquidation:
+class Liquidation(NamedTuple):
     """A liquidation; ``side`` BUY means a long position was liquidated (Bybit allLiquidation)."""
 
     symbol: str
@@ -63,8 +65,7 @@ class Liquidation:
     side: Side
 
 
-@dataclass(frozen=True, slots=True)
-class BookSummary:
+class BookSummary(NamedTuple):
     """Top of book and depth within the book levels kept (orderbook.50)."""
 
     symbol: str
@@ -78,8 +79,7 @@ class BookSummary:
     ask_depth_usd: float
 
 
-@dataclass(frozen=True, slots=True)
-class Kline:
+class Kline(NamedTuple):
     symbol: str
     ts_event_ms: int
     ts_recv_ns: int
@@ -94,8 +94,7 @@ class Kline:
     confirm: bool
 
 
-@dataclass(frozen=True, slots=True)
-class OpenInterestPoint:
+class OpenInterestPoint(NamedTuple):
     """Open interest at a time, as REST backfill returns it."""
 
     symbol: str

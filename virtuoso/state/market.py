@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from virtuoso.domain.bars import Bar
 from virtuoso.domain.events import BookSummary, Event, Liquidation, Side, Ticker, Trade
@@ -84,51 +84,76 @@ class MarketState:
 
     def apply(self, event: Event) -> None:
         """Fold one event into its symbol's open bars (closing earlier bars first)."""
+        closed: list[Bar] = []
+        with self._lock:
+            self._apply_locked(event, closed)
+        if closed:
+            self._emit(closed)
+
+    def apply_many(self, events: Sequence[Event]) -> list[Any]:
+        """Fold several events in order under one lock; returns the events that could not be applied.
+
+        One venue message usually holds many trades, so this takes the lock once per message.
+        """
+        closed: list[Bar] = []
+        failed: list[Any] = []
+        with self._lock:
+            apply = self._apply_locked
+            for event in events:
+                try:
+                    apply(event, closed)
+                except Exception:  # a bad event must not cost the good ones around it
+                    failed.append(event)
+        if closed:
+            self._emit(closed)
+        return failed
+
+    def _apply_locked(self, event: Event, closed: list[Bar]) -> None:
+        """Fold one event; the caller holds ``self._lock`` and emits ``closed`` after releasing it."""
         st = self._syms.get(event.symbol)
         if st is None:
             self.ignored_events += 1
             return
         ts = event.ts_event_ms
-        closed: list[Bar] = []
-        with self._lock:
-            self.events_applied += 1
-            if ts > st.last_event_ms:
-                st.last_event_ms = ts
-                if ts > self._last_event_ms:
-                    self._last_event_ms = ts
-            kind = type(event)
-            if kind is Trade:
-                if st.acc_1s is None:
-                    st.last_price = event.price
-                    self._open(st, ts)
-                self._roll(st, ts, closed)
-                st.acc_1s.add_trade(event.price, event.size, event.side is _BUY)  # type: ignore[union-attr]
+        self.events_applied += 1
+        if ts > st.last_event_ms:
+            st.last_event_ms = ts
+            if ts > self._last_event_ms:
+                self._last_event_ms = ts
+        kind = type(event)
+        if kind is Trade:
+            acc = st.acc_1s
+            if acc is None:
                 st.last_price = event.price
-            elif kind is Ticker:
-                st.ticker = event
-                if event.open_interest == event.open_interest:
-                    st.oi = event.open_interest
-                if event.funding_rate == event.funding_rate:
-                    st.funding = event.funding_rate
-                if st.acc_1s is None and event.last_price == event.last_price:
-                    st.last_price = event.last_price
-                self._roll(st, ts, closed)
-            elif kind is Liquidation:
-                if st.acc_1s is None:
-                    st.last_price = event.price
-                self._roll(st, ts, closed)
+                self._open(st, ts)
                 acc = st.acc_1s
-                if acc is not None:
-                    if event.side is _BUY:
-                        acc.long_liq_volume += event.size
-                    else:
-                        acc.short_liq_volume += event.size
-            elif kind is BookSummary:
-                st.book = event
+            elif not acc.start_ms <= ts < acc.start_ms + 1000:  # the common case skips the call
                 self._roll(st, ts, closed)
-            # Kline and anything else: ignored on purpose (bars come from trades).
-        if closed:
-            self._emit(closed)
+            acc.add_trade(event.price, event.size, event.side is _BUY)  # type: ignore[union-attr]
+            st.last_price = event.price
+        elif kind is Ticker:
+            st.ticker = event
+            if event.open_interest == event.open_interest:
+                st.oi = event.open_interest
+            if event.funding_rate == event.funding_rate:
+                st.funding = event.funding_rate
+            if st.acc_1s is None and event.last_price == event.last_price:
+                st.last_price = event.last_price
+            self._roll(st, ts, closed)
+        elif kind is Liquidation:
+            if st.acc_1s is None:
+                st.last_price = event.price
+            self._roll(st, ts, closed)
+            acc = st.acc_1s
+            if acc is not None:
+                if event.side is _BUY:
+                    acc.long_liq_volume += event.size
+                else:
+                    acc.short_liq_volume += event.size
+        elif kind is BookSummary:
+            st.book = event
+            self._roll(st, ts, closed)
+        # Kline and anything else: ignored on purpose (bars come from trades).
 
     def advance_to(self, ts_ms: int) -> None:
         """Close, for every symbol, the bars that end at or before ``ts_ms`` (quiet symbols too)."""

@@ -21,6 +21,9 @@ from typing import Any, Callable
 from virtuoso.domain.events import BookSummary, Event, Kline, Liquidation, Side, Ticker, Trade
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+_INF = math.inf
+_MAX_TS_MS = 10**14
+_MAX_ROUTES = 10_000
 _SIDES = {"Buy": Side.BUY, "Sell": Side.SELL}
 
 # Ticker wire field -> Ticker attribute. Deltas carry only the fields that changed.
@@ -89,9 +92,51 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 @dataclass
+class _Side:
+    """One side of a book with its USD depth kept incrementally (re-summed now and then to stop drift)."""
+
+    is_bid: bool
+    levels: dict[float, float] = field(default_factory=dict)
+    depth_usd: float = 0.0
+    updates: int = 0
+    _best: float | None = None  # None: recompute on the next read
+
+    def best(self) -> float:
+        if self._best is None:
+            self._best = max(self.levels) if self.is_bid else min(self.levels)
+        return self._best
+
+    def apply(self, updates: list[tuple[float, float]]) -> None:
+        levels = self.levels
+        depth = self.depth_usd
+        best = self._best
+        for price, size in updates:
+            old = levels.get(price)
+            if old is not None:
+                depth -= price * old
+            if size == 0.0:
+                if levels.pop(price, None) is not None and price == best:
+                    best = None
+            else:
+                levels[price] = size
+                depth += price * size
+                if best is not None and (price > best if self.is_bid else price < best):
+                    best = price
+        self._best = best
+        self.updates += len(updates)
+        if self.updates >= _RESUM_EVERY:
+            self.updates = 0
+            depth = sum(p * q for p, q in levels.items())
+        self.depth_usd = depth
+
+
+_RESUM_EVERY = 5_000
+
+
+@dataclass
 class _Book:
-    bids: dict[float, float] = field(default_factory=dict)
-    asks: dict[float, float] = field(default_factory=dict)
+    bids: _Side = field(default_factory=lambda: _Side(is_bid=True))
+    asks: _Side = field(default_factory=lambda: _Side(is_bid=False))
     update_id: int = 0
 
 
@@ -105,6 +150,7 @@ class BybitParser:
     def __init__(self) -> None:
         self._tickers: dict[str, dict[str, float]] = {}
         self._books: dict[str, _Book] = {}
+        self._routes: dict[str, tuple[Callable[[str, dict[str, Any], int], list[Event]], str]] = {}
         self.messages = 0
         self.events = 0
         self.malformed = 0
@@ -132,13 +178,20 @@ class BybitParser:
                 return []
             self.unknown += 1
             return []
-        parts = topic.split(".")
-        handler = self._handlers.get(parts[0])
-        if handler is None or len(parts) < 2:
-            self.unknown += 1
-            return []
+        route = self._routes.get(topic)
+        if route is None:
+            parts = topic.split(".")
+            handler = self._handlers.get(parts[0])
+            if handler is None or len(parts) < 2:
+                self.unknown += 1
+                return []
+            if not SYMBOL_RE.match(parts[-1]):
+                return self._bad(f"bad symbol in topic {topic[:60]!r}")
+            route = (handler, parts[-1])
+            if len(self._routes) < _MAX_ROUTES:  # bounded: hostile topics cannot grow it forever
+                self._routes[topic] = route
+        handler, symbol = route
         try:
-            symbol = _symbol(parts[-1])
             events = handler(symbol, msg, ts_recv_ns)
         except (MalformedMessage, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
             return self._bad(f"{topic[:60]}: {exc}")
@@ -194,12 +247,19 @@ class BybitParser:
             merged: dict[str, float] = {}
         else:
             merged = dict(self._tickers[symbol])
-        for wire, attr in _TICKER_FIELDS.items():
-            if wire in data and data[wire] not in ("", None):
-                if attr == "funding_rate":
-                    merged[attr] = _signed(data[wire])
-                else:
-                    merged[attr] = _num(data[wire])
+        fields = _TICKER_FIELDS
+        for wire, value in data.items():
+            attr = fields.get(wire)
+            if attr is None or value == "" or value is None:
+                continue
+            try:
+                x = float(value)
+            except (TypeError, ValueError):
+                raise MalformedMessage(f"{wire}: not a number: {str(value)[:20]!r}") from None
+            # Only the funding rate may be negative; nothing may be NaN or infinite.
+            if not (0.0 <= x < _INF or (attr == "funding_rate" and -_INF < x < 0.0)):
+                raise MalformedMessage(f"{wire}: out of range: {str(value)[:20]!r}")
+            merged[attr] = x
         self._tickers[symbol] = merged
         if "last_price" not in merged:
             return []
@@ -235,26 +295,29 @@ class BybitParser:
                        "p": "16578.50", "L": "PlusTick", "i": "20f43950-d8dd-5b31-9112-a178eb6023af",
                        "BT": false}]}
         """
+        data = msg.get("data")
+        if type(data) is not list:
+            raise MalformedMessage("data is not a list")
         out: list[Event] = []
-        for t in _list(msg.get("data")):
-            t = _dict(t)
-            if t.get("s", symbol) != symbol:
+        append = out.append
+        for t in data:
+            # Inline conversions: this loop runs for every public trade (see bench/ingest.py).
+            try:
+                side = _SIDES[t["S"]]
+                price = float(t["p"])
+                size = float(t["v"])
+                ts = int(t["T"])
+                sym = t.get("s", symbol)
+                trade_id = t.get("i", "")
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise MalformedMessage(f"bad trade {str(t)[:80]!r}") from None
+            if not (0.0 < price < _INF and 0.0 < size < _INF and 0 < ts < _MAX_TS_MS):
+                raise MalformedMessage(f"trade out of range: p={price!r} v={size!r} T={ts!r}")
+            if sym != symbol:
                 raise MalformedMessage("trade symbol does not match the topic")
-            side = _SIDES.get(t.get("S"))
-            if side is None:
-                raise MalformedMessage(f"bad trade side: {str(t.get('S'))[:10]!r}")
-            out.append(
-                Trade(
-                    symbol=symbol,
-                    ts_event_ms=_ms(t["T"]),
-                    ts_recv_ns=ts_recv_ns,
-                    price=_num(t["p"], positive=True),
-                    size=_num(t["v"], positive=True),
-                    side=side,
-                    trade_id=str(t.get("i", ""))[:64],
-                    is_block_trade=bool(t.get("BT", False)),
-                )
-            )
+            if type(trade_id) is not str or len(trade_id) > 64:
+                trade_id = str(trade_id)[:64]
+            append(Trade(symbol, ts, ts_recv_ns, price, size, side, trade_id, t.get("BT") is True))
         return out
 
     def _liquidations(self, symbol: str, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]:
@@ -307,8 +370,8 @@ class BybitParser:
         kind = msg.get("type")
         update_id = int(data.get("u", 0))
         # Read every level before touching the book, so a bad message leaves it as it was.
-        bid_updates = [(_num(p, positive=True), _num(q)) for p, q in _list(data.get("b", []))]
-        ask_updates = [(_num(p, positive=True), _num(q)) for p, q in _list(data.get("a", []))]
+        bid_updates = _levels(data.get("b", []))
+        ask_updates = _levels(data.get("a", []))
         book = self._books.get(symbol)
         if kind == "snapshot" or update_id == 1 or book is None:
             if kind != "snapshot" and update_id != 1:
@@ -317,29 +380,17 @@ class BybitParser:
             self._books[symbol] = book
         elif kind != "delta":
             raise MalformedMessage(f"unknown order book type {str(kind)[:20]!r}")
-        for side, updates in ((book.bids, bid_updates), (book.asks, ask_updates)):
-            for price, size in updates:
-                if size == 0.0:
-                    side.pop(price, None)
-                else:
-                    side[price] = size
+        book.bids.apply(bid_updates)
+        book.asks.apply(ask_updates)
         book.update_id = update_id
-        if not book.bids or not book.asks:
+        bids, asks = book.bids.levels, book.asks.levels
+        if not bids or not asks:
             return []
-        best_bid = max(book.bids)
-        best_ask = min(book.asks)
+        best_bid = book.bids.best()
+        best_ask = book.asks.best()
         return [
-            BookSummary(
-                symbol=symbol,
-                ts_event_ms=ts,
-                ts_recv_ns=ts_recv_ns,
-                best_bid=best_bid,
-                best_bid_size=book.bids[best_bid],
-                best_ask=best_ask,
-                best_ask_size=book.asks[best_ask],
-                bid_depth_usd=sum(p * q for p, q in book.bids.items()),
-                ask_depth_usd=sum(p * q for p, q in book.asks.items()),
-            )
+            BookSummary(symbol, ts, ts_recv_ns, best_bid, bids[best_bid], best_ask, asks[best_ask],
+                        max(book.bids.depth_usd, 0.0), max(book.asks.depth_usd, 0.0))
         ]
 
     def _kline(self, symbol: str, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]:
@@ -389,3 +440,20 @@ def _signed(value: Any) -> float:
     if not math.isfinite(x):
         raise MalformedMessage(f"out of range: {value!r}")
     return x
+
+
+def _levels(raw: Any) -> list[tuple[float, float]]:
+    """``[[price, size], ...]`` as floats; a price must be positive, a size non-negative (0 deletes)."""
+    if type(raw) is not list:
+        raise MalformedMessage("book side is not a list")
+    out = []
+    for level in raw:
+        try:
+            price, size = level
+            p, q = float(price), float(size)
+        except (TypeError, ValueError):
+            raise MalformedMessage(f"bad book level {str(level)[:40]!r}") from None
+        if not (0.0 < p < _INF and 0.0 <= q < _INF):
+            raise MalformedMessage(f"book level out of range {str(level)[:40]!r}")
+        out.append((p, q))
+    return out
