@@ -210,3 +210,21 @@ def test_a_deleted_webhook_is_recorded_with_discords_message_and_shown_in_health
             assert len(r.responses) == 1
         finally:
             svc.stop()
+
+
+def test_a_symbol_muted_on_the_dashboard_is_not_sent_to_discord_but_others_are(tmp_path: Path) -> None:
+    from virtuoso.alerting.marks import AlertMarks
+
+    AlertMarks(tmp_path / "v.db").mute("symbol", "ETHUSDT", until_ms=int(time.time() * 1000) + 3_600_000)
+    with DiscordReceiver() as r:
+        svc, bus = service(tmp_path, r.url)
+        svc.start()
+        try:
+            bus.publish_alerts([alert(symbol="ETHUSDT")])
+            bus.publish_alerts([alert(symbol="BTCUSDT", ts_ms=1_700_000_100_000)])
+            assert wait_for(lambda: svc.health()["discord"]["sent"] == 1 and svc.health()["discord"]["muted"] == 1)
+            titles = str(r.payloads())
+            assert "BTCUSDT" in titles and "ETHUSDT" not in titles
+            assert svc.health()["discord"]["backlog"] == 0
+        finally:
+            svc.stop()

@@ -6,7 +6,8 @@ Tables (in the embedded SQLite file, WAL, ``synchronous=FULL``):
   is ``"<alert id>:<severity>"``, so a re-alert of the same episode at a higher severity is a new
   delivery while a repeat at the same severity is ignored. A trade's key is ``"trade:<id>"``.
 - ``deliveries(sink, key, state, attempts, last_error, updated_ms)``: each sink's own record.
-  ``state`` is ``sent`` or ``failed`` (permanent, e.g. Discord 400/404) when done, ``retry``
+  ``state`` is ``sent``, ``muted`` (Discord skipped it: muted on the dashboard) or ``failed``
+  (permanent, e.g. Discord 400/404) when done, ``retry``
   while attempts continue. No row means not tried yet.
 - ``outbox_sinks(sink, since_seq)``: a sink registered later (say Discord configured after a
   week) starts from the outbox's end instead of replaying history.

@@ -152,7 +152,11 @@ class DeliveryService:
 
             client = DiscordClient(s.discord.webhook_url.get_secret_value(), timeout_s=s.discord.timeout_s,
                                    max_attempts=s.discord.max_attempts)
-            self.discord = DiscordSink(s.discord, client, self.outbox, self._context)
+            from virtuoso.alerting.marks import AlertMarks
+
+            marks = AlertMarks(self.db_path)
+            self.discord = DiscordSink(s.discord, client, self.outbox, self._context,
+                                       is_muted=lambda alert: marks.is_muted(alert, self.clock.now_ms()))
             self.outbox.register_sink(self.discord.name)
             self._sinks.append(self.discord)
         if s.relay.enabled:

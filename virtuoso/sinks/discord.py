@@ -199,12 +199,19 @@ class DiscordSink:
     name = SINK
 
     def __init__(self, settings: DiscordSettings, client: DiscordClient, outbox: Outbox,
-                 context: Callable[[str], tuple[Any, float | None, bool]]) -> None:
-        """``context(symbol) -> (snapshot or None, composite score or None, simulated)``."""
+                 context: Callable[[str], tuple[Any, float | None, bool]],
+                 is_muted: Callable[[Alert], bool] | None = None) -> None:
+        """``context(symbol) -> (snapshot or None, composite score or None, simulated)``.
+
+        ``is_muted(alert)``: the dashboard's mutes; a muted alert is recorded as ``muted`` for this
+        sink and not sent (the relay and the store still get it).
+        """
         self.settings = settings
         self.client = client
         self.outbox = outbox
         self.context = context
+        self.is_muted = is_muted
+        self.muted = 0
         self.wake = asyncio.Event()
         self.stopping = False
         self.state = "idle"
@@ -221,7 +228,7 @@ class DiscordSink:
     def health(self) -> dict[str, Any]:
         return {
             "state": self.state, "backlog": self.backlog, "sent": self.sent, "failed": self.failed,
-            "messages": self.messages, "digests": self.digests, "last_error": self.last_error,
+            "messages": self.messages, "digests": self.digests, "muted": self.muted, "last_error": self.last_error,
             "last_error_ms": self.last_error_ms, "webhook": self.client.redacted_url,
             "requests": self.client.requests, "rate_limited": self.client.rate_limited,
             "rate_waited_s": round(self.client.rate_waited_s, 3), "paced": self.client.paced,
@@ -246,6 +253,9 @@ class DiscordSink:
                     return
                 await self._idle(1.0)
                 continue
+            items = self._drop_muted(items)
+            if not items:
+                continue
             first = items[0]
             if first.kind == "alert":
                 wait_s = self._last_alert_send + self.settings.digest_window_s - time.monotonic()
@@ -264,6 +274,23 @@ class DiscordSink:
                 batch = [first]
             if not await self._deliver(batch):
                 return
+
+    def _drop_muted(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        """Record muted alerts as done for Discord and return the rest; a failing check mutes nothing."""
+        if self.is_muted is None:
+            return items
+        keep, muted = [], []
+        for it in items:
+            try:
+                silent = it.kind == "alert" and self.is_muted(Alert.from_dict(it.payload))
+            except Exception:
+                log.exception("discord: mute check failed for %s; sending it", it.key)
+                silent = False
+            (muted if silent else keep).append(it)
+        if muted:
+            self.outbox.mark(SINK, [it.key for it in muted], "muted")
+            self.muted += len(muted)
+        return keep
 
     def _payload(self, batch: list[OutboxItem]) -> dict[str, Any]:
         username = self.settings.username
