@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.influx_server import influx_server  # noqa: F401  (fixture)
 from tests.integration.test_influx_store import alert, same_bar
 from virtuoso.app.engine import Engine
 from virtuoso.config import load_settings

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.influx_server import InfluxServer, free_port, influx_server  # noqa: F401  (fixture)
+from tests.influx_server import InfluxServer, free_port
 from virtuoso.domain.alerts import Alert, AlertKind, Severity
 from virtuoso.domain.bars import Bar
 from virtuoso.domain.clock import ManualClock
