@@ -125,14 +125,14 @@ class DetectionSettings(_Section):
     """Thresholds of the detectors. Defaults are the 'balanced' preset."""
 
     oi_window_s: int = threshold(300, unit="s", lo=60, hi=3_600, step=60, doc="Window for open-interest change.")
-    oi_surge_pct: float = threshold(3.0, unit="%", lo=0.5, hi=20.0, step=0.5, doc="OI change that raises oi_surge.")
+    oi_surge_pct: float = threshold(1.5, unit="%", lo=0.5, hi=20.0, step=0.5, doc="OI change that raises oi_surge.")
     volume_spike_ratio: float = threshold(5.0, unit="x", lo=1.5, hi=50.0, step=0.5, doc="Volume over its robust baseline.")
     volume_baseline_min: int = threshold(60, unit="min", lo=15, hi=1_440, step=15, doc="Baseline length for volume.")
     price_move_sigma: float = threshold(6.0, unit="sigma", lo=2.0, hi=20.0, step=0.5, doc="Return over realised volatility.")
     price_move_min_pct: float = threshold(0.8, unit="%", lo=0.1, hi=10.0, step=0.1, doc="Smallest return for price_move.")
-    divergence_oi_pct: float = threshold(2.0, unit="%", lo=0.5, hi=20.0, step=0.5, doc="OI change for oi_price_divergence.")
+    divergence_oi_pct: float = threshold(1.0, unit="%", lo=0.5, hi=20.0, step=0.5, doc="OI change for oi_price_divergence.")
     divergence_price_flat_pct: float = threshold(0.3, unit="%", lo=0.05, hi=5.0, step=0.05, doc="Price counts as flat within this.")
-    pump_price_pct: float = threshold(3.0, unit="%", lo=0.5, hi=30.0, step=0.5, doc="Rise that opens a pump_and_dump watch.")
+    pump_price_pct: float = threshold(1.0, unit="%", lo=0.5, hi=30.0, step=0.5, doc="Rise that opens a pump_and_dump watch.")
     pump_volume_ratio: float = threshold(4.0, unit="x", lo=1.5, hi=50.0, step=0.5, doc="Volume with the rise.")
     dump_retrace_frac: float = threshold(0.5, unit="frac", lo=0.1, hi=1.0, step=0.05, doc="Share of the pump given back.")
     cascade_liq_usd: float = threshold(250_000, unit="USD", lo=10_000, hi=50_000_000, step=10_000, doc="Liquidations in one minute.")

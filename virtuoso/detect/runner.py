@@ -1,31 +1,168 @@
 """Detection runner: called by the pipeline once per second of *event* time.
 
-PLACEHOLDER until the detection issue lands: it raises no alerts. The contract the pipeline
-relies on is: ``on_second(state, ts_ms) -> list[Alert]`` (alerts already through the alert
-policy), ``set_thresholds(DetectionSettings)`` taking effect at once, ``thresholds``, and
-``composite_scores() -> dict[symbol, 0..100]``.
+For every watched symbol it folds the newest closed 1-second bar into a :class:`SecondSeries`,
+refreshes the 1-minute baselines when a minute has closed, computes the features, asks every
+detector for its level, and passes the levels through the alert policy. Pump-and-dump episodes
+are followed after they open so the dump escalates the same alert. Pure apart from reading the
+market state it is handed; thresholds can be swapped at once with :meth:`set_thresholds`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from virtuoso.alerting.policy import Decision, EpisodePolicy, market_wide_symbols
 from virtuoso.config import AlertPolicySettings, DetectionSettings
-from virtuoso.domain.alerts import Alert
+from virtuoso.detect.composite import composite_score
+from virtuoso.detect.features import LONG_S, SIGMA_BARS, Baseline, Features, baseline_from_bars
+from virtuoso.detect.levels import clean, score_for, severity_for
+from virtuoso.detect.pump_and_dump import retrace_frac
+from virtuoso.detect.registry import DETECTORS, MARKET_EXPLAINED
+from virtuoso.detect.series import SecondSeries
+from virtuoso.domain.alerts import Alert, AlertKind, Severity, episode_id
+
+PUMP_FOLLOW_S = 1_800  # how long after a pump opens its dump still escalates it
+
+
+class _Symbol:
+    __slots__ = ("series", "baseline", "minute_ms", "features", "levels", "pump")
+
+    def __init__(self) -> None:
+        self.series = SecondSeries()
+        self.baseline = Baseline(math.nan, math.nan, math.nan, 0.0)
+        self.minute_ms = -1
+        self.features: Features | None = None
+        self.levels: dict[AlertKind, float] = {}
+        self.pump: _Pump | None = None
+
+
+class _Pump:
+    __slots__ = ("start_ms", "low", "peak", "peak_level", "escalated")
+
+    def __init__(self, start_ms: int, low: float, peak: float, level: float) -> None:
+        self.start_ms, self.low, self.peak, self.peak_level, self.escalated = start_ms, low, peak, level, False
 
 
 class DetectionRunner:
-    def __init__(self, thresholds: DetectionSettings, policy: AlertPolicySettings, symbols: list[str], simulated: bool = False) -> None:
+    def __init__(self, thresholds: DetectionSettings, policy: AlertPolicySettings, symbols: list[str],
+                 simulated: bool = False) -> None:
         self.thresholds = thresholds
-        self.policy = policy
+        self.policy_settings = policy
         self.symbols = list(symbols)
         self.simulated = simulated
-
-    def on_second(self, state: Any, ts_ms: int) -> list[Alert]:
-        return []
+        self.policy = EpisodePolicy(policy)
+        self._sym = {s: _Symbol() for s in self.symbols}
 
     def set_thresholds(self, thresholds: DetectionSettings) -> None:
+        """New thresholds take effect from the next second (baselines are kept)."""
         self.thresholds = thresholds
+        for st in self._sym.values():
+            st.minute_ms = -1  # windows that depend on thresholds are rebuilt next second
+
+    def on_second(self, state: Any, ts_ms: int) -> list[Alert]:
+        """Alerts for the second ending at ``ts_ms`` (already through the policy)."""
+        th = self.thresholds
+        moving: dict[str, float] = {}
+        for symbol, st in self._sym.items():
+            if not self._update(state, symbol, st, th):
+                continue
+            f = st.features
+            assert f is not None
+            st.levels = {kind: clean(mod.level(f, th)) for kind, mod in DETECTORS.items()}
+            if f.market_moving:
+                moving[symbol] = f.ret_mid_pct
+        demoted = market_wide_symbols(moving, len(self._sym), self.policy_settings.market_wide_fraction)
+        alerts: list[Alert] = []
+        for symbol, st in self._sym.items():
+            if st.features is None:
+                continue
+            for kind, level in st.levels.items():
+                sev = severity_for(level)
+                decision = self.policy.step(symbol, kind.value, level, sev, ts_ms)
+                if decision is not None:
+                    alerts.append(self._alert(symbol, kind, decision, level, ts_ms, symbol in demoted and kind in MARKET_EXPLAINED))
+                    if kind is AlertKind.PUMP_AND_DUMP and decision.event == "new":
+                        low = min(st.series.close[-(LONG_S + 1):])
+                        st.pump = _Pump(ts_ms, low, st.features.close, level)
+            pump = self._follow_pump(symbol, st, ts_ms, th)
+            if pump is not None:
+                alerts.append(pump)
+        return alerts
+
+    def _update(self, state: Any, symbol: str, st: _Symbol, th: DetectionSettings) -> bool:
+        for bar in state.bars_1s(symbol, 3):
+            st.series.push(bar)
+        if len(st.series) < 2:
+            return False
+        minute = st.series.last_start_ms - st.series.last_start_ms % 60_000
+        if minute != st.minute_ms:
+            st.minute_ms = minute
+            need = max(th.volume_baseline_min, SIGMA_BARS + 1)
+            # Baselines from minutes that ended before the short window began.
+            bars = [b for b in state.bars_1m(symbol, need + 2) if b.end_ms <= minute - 60_000]
+            st.baseline = baseline_from_bars(bars[-need:], th.volume_baseline_min, max(1, th.oi_window_s // 60))
+        st.features = st.series.features(st.baseline, th.oi_window_s)
+        return True
+
+    def _follow_pump(self, symbol: str, st: _Symbol, ts_ms: int, th: DetectionSettings) -> Alert | None:
+        p = st.pump
+        if p is None or st.features is None:
+            return None
+        if ts_ms - p.start_ms > PUMP_FOLLOW_S * 1000:
+            st.pump = None
+            return None
+        close = st.features.close
+        if close > p.peak:
+            p.peak = close
+            p.peak_level = max(p.peak_level, st.levels.get(AlertKind.PUMP_AND_DUMP, 0.0))
+        given_back = retrace_frac(p.low, p.peak, close)
+        if p.escalated or given_back < th.dump_retrace_frac:
+            return None
+        p.escalated = True
+        rise_pct = (p.peak / p.low - 1.0) * 100.0 if p.low > 0 else 0.0
+        sev = Severity.CRITICAL if rise_pct >= 2.0 * th.pump_price_pct else Severity.HIGH
+        decision = self.policy.escalate(symbol, AlertKind.PUMP_AND_DUMP.value, sev)
+        if decision is None:
+            return None
+        level = max(p.peak_level, 1.6 if sev is Severity.HIGH else 2.5)
+        ev = {"phase": "dump", "rise_pct": round(rise_pct, 3), "retrace_frac": round(given_back, 3),
+              "peak_price": p.peak, "price": close, "threshold_retrace_frac": th.dump_retrace_frac}
+        return Alert(id=episode_id(symbol, AlertKind.PUMP_AND_DUMP.value, decision.episode_start_ms), symbol=symbol,
+                     kind=AlertKind.PUMP_AND_DUMP, severity=sev, score=score_for(level), ts_event_ms=ts_ms,
+                     evidence=ev, message=f"{symbol}: pump of {rise_pct:.1f}% now dumping ({given_back:.0%} given back)",
+                     simulated=self.simulated)
+
+    def _alert(self, symbol: str, kind: AlertKind, d: Decision, level: float, ts_ms: int, market_wide: bool) -> Alert:
+        st = self._sym[symbol]
+        assert st.features is not None
+        evidence = dict(DETECTORS[kind].evidence(st.features, self.thresholds))
+        evidence["level"] = round(level, 3)
+        sev = d.severity
+        if market_wide:
+            evidence["market_wide"] = True
+            sev = Severity.INFO
+        if kind is AlertKind.PUMP_AND_DUMP:
+            evidence["phase"] = "pump"
+        verb = "escalated to" if d.event == "escalate" else "at"
+        msg = f"{symbol}: {kind.value.replace('_', ' ')} {verb} {sev.value} ({level:.2f}x threshold)"
+        if market_wide:
+            msg += " during a market-wide move"
+        return Alert(id=episode_id(symbol, kind.value, d.episode_start_ms), symbol=symbol, kind=kind, severity=sev,
+                     score=score_for(level), ts_event_ms=ts_ms, evidence=evidence, message=msg, simulated=self.simulated)
 
     def composite_scores(self) -> dict[str, float]:
-        return {s: 0.0 for s in self.symbols}
+        """Composite manipulation score per symbol, 0-100, from the current detector levels."""
+        return {s: composite_score(st.levels) for s, st in self._sym.items()}
+
+    def latest_evidence(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per symbol and kind: the level of the last second and the measured values behind it."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for symbol, st in self._sym.items():
+            if st.features is None:
+                continue
+            out[symbol] = {
+                kind.value: {"level": round(st.levels.get(kind, 0.0), 3), **DETECTORS[kind].evidence(st.features, self.thresholds)}
+                for kind in DETECTORS
+            }
+        return out

@@ -1,0 +1,126 @@
+"""Per-symbol features the detectors read, computed the same way in streaming and backtest mode.
+
+A :class:`Features` holds plain floats (streaming: one symbol, one second) or numpy arrays
+(backtest: one symbol, one value per 1-minute bar). Every detector formula in ``virtuoso.detect``
+is written with numpy operations that accept both, so the live flags and the slider preview come
+from one definition.
+
+Windows (seconds in streaming, whole minutes in backtest): short 60 s, mid 300 s, long 900 s;
+open interest over ``oi_window_s``. Baselines come from closed 1-minute bars *before* the short
+window, so a spike never raises its own baseline, and are per symbol, so a quiet coin and BTC are
+each judged against themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from virtuoso.domain.bars import Bar
+
+SHORT_S = 60
+MID_S = 300
+LONG_S = 900
+VOLUME_FAST_S = 30  # streaming only: the first half-minute of a spike already counts
+SIGMA_BARS = 120  # 1-minute bars of realised volatility
+RECENT_SIGMA_BARS = 15
+MIN_SIGMA_PCT = 0.01  # floor so a perfectly flat history cannot divide by zero
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Measured values; each field is a float (streaming) or an array (backtest)."""
+
+    close: Any
+    ret_short_pct: Any  # price change over the short window, %
+    ret_mid_pct: Any
+    ret_long_pct: Any
+    rise_pct: Any  # close over the lowest close of the last LONG window, %
+    sigma_1m_pct: Any  # realised volatility of 1-minute returns, %
+    vol_ratio_fast: Any  # volume over the fastest window / baseline volume of that length
+    vol_ratio_mid: Any  # the same over two minutes
+    oi_chg_pct: Any  # open interest change over oi_window_s, %
+    oi_chg_long_pct: Any  # over the long window, %
+    oi_drop_pct: Any  # fall of open interest over the mid window, % (positive = dropped)
+    oi_noise_pct: Any  # typical absolute OI change over oi_window_s, from history, %
+    liq_usd: Any  # liquidations (both sides) over the short window, USD
+    liq_baseline_usd: Any  # typical liquidations per minute, USD
+    market_moving: Any  # |ret_mid| beyond 3 sigma of the mid window: used for market-wide demotion
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """Per-symbol reference values from closed 1-minute bars, refreshed once a minute."""
+
+    volume_per_s: float
+    sigma_1m_pct: float
+    oi_noise_pct: float
+    liq_per_min_usd: float
+
+
+def baseline_from_bars(bars: Sequence[Bar], volume_minutes: int, oi_window_min: int) -> Baseline:
+    """Robust baselines: median minute volume, realised volatility, OI noise, liquidation level."""
+    if not bars:
+        return Baseline(math.nan, math.nan, math.nan, 0.0)
+    vols = np.array([b.volume for b in bars[-volume_minutes:]], dtype=float)
+    closes = np.array([b.close for b in bars[-(SIGMA_BARS + 1):]], dtype=float)
+    ois = np.array([b.open_interest for b in bars], dtype=float)
+    liq = np.array([(b.long_liq_volume + b.short_liq_volume) * b.close for b in bars[-volume_minutes:]], dtype=float)
+    return Baseline(
+        volume_per_s=robust_level(vols) / 60.0,
+        sigma_1m_pct=realised_sigma_pct(closes),
+        oi_noise_pct=oi_noise_pct(ois, oi_window_min),
+        liq_per_min_usd=clipped_mean(liq),
+    )
+
+
+def robust_level(values: np.ndarray) -> float:
+    """Median, but never below a fifth of the mean (a coin that mostly sleeps still has a level)."""
+    if values.size == 0:
+        return math.nan
+    return float(max(np.median(values), 0.2 * values.mean()))
+
+
+def clipped_mean(values: np.ndarray) -> float:
+    """Mean with each value capped at the 90th percentile: the usual level, not the last cascade."""
+    if values.size == 0:
+        return 0.0
+    return float(np.minimum(values, np.percentile(values, 90)).mean())
+
+
+def realised_sigma_pct(closes: np.ndarray) -> float:
+    ok = closes[np.isfinite(closes) & (closes > 0)]
+    if ok.size < 3:
+        return math.nan
+    r = np.diff(np.log(ok)) * 100.0
+    # Robust (MAD) over two hours, so one earlier jump does not hide the next; but never below the
+    # plain deviation of the last quarter hour, so a busy-but-normal hour raises the bar at once.
+    mad = np.median(np.abs(r - np.median(r)))
+    recent = r[-RECENT_SIGMA_BARS:].std() if r.size >= 3 else 0.0
+    return float(max(1.4826 * mad, recent, MIN_SIGMA_PCT))
+
+
+def oi_noise_pct(ois: np.ndarray, window_min: int) -> float:
+    """Typical size of an OI change over the window: a robust spread (MAD scaled to a sigma)."""
+    ois = ois[np.isfinite(ois) & (ois > 0)]
+    w = max(1, window_min)
+    if ois.size <= w + 2:
+        return math.nan
+    chg = (ois[w:] / ois[:-w] - 1.0) * 100.0
+    mad = np.median(np.abs(chg - np.median(chg)))
+    return float(1.4826 * mad)
+
+
+def pct(new: Any, old: Any) -> Any:
+    """Percent change that is NaN (not an error) when the old value is missing or zero."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.asarray(new, dtype=float) / np.asarray(old, dtype=float) - 1.0) * 100.0
+
+
+def ratio(num: Any, den: Any) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.asarray(num, dtype=float) / np.asarray(den, dtype=float)
+    return np.where(np.isfinite(out), out, 0.0) if np.ndim(out) else (float(out) if math.isfinite(out) else 0.0)

@@ -1,0 +1,39 @@
+"""oi_surge: open interest up sharply over ``oi_window_s`` while price is not clearly falling.
+
+The bar is the larger of ``oi_surge_pct`` and four times the symbol's own typical OI change over
+the same window, so a coin whose open interest always churns is judged by its own noise. Rising
+OI with a falling price is left to ``oi_price_divergence``, so one episode gets one name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from virtuoso.config import DetectionSettings
+from virtuoso.detect.features import Features
+from virtuoso.detect.levels import rounded
+
+KIND = "oi_surge"
+NOISE_MULTIPLE = 4.0
+FIFTEEN_MIN_SCALE = 15.0 ** 0.5
+
+
+def effective_pct(f: Features, th: DetectionSettings) -> Any:
+    return np.fmax(th.oi_surge_pct, NOISE_MULTIPLE * f.oi_noise_pct)
+
+
+def falling_band_pct(f: Features, th: DetectionSettings) -> Any:
+    """How far price may fall over 15 minutes and still count as not falling (noise included)."""
+    return np.fmax(th.divergence_price_flat_pct, 2.0 * f.sigma_1m_pct * FIFTEEN_MIN_SCALE)
+
+
+def level(f: Features, th: DetectionSettings) -> Any:
+    lvl = f.oi_chg_pct / effective_pct(f, th)
+    return np.where(f.ret_long_pct > -falling_band_pct(f, th), lvl, 0.0)
+
+
+def evidence(f: Features, th: DetectionSettings) -> dict[str, Any]:
+    return rounded(oi_change_pct=f.oi_chg_pct, window_s=th.oi_window_s, price_change_15m_pct=f.ret_long_pct,
+                   oi_noise_pct=f.oi_noise_pct, threshold_pct=effective_pct(f, th))

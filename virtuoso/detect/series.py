@@ -1,0 +1,94 @@
+"""Streaming features: per-symbol one-second history kept by the detection runner.
+
+The runner pushes each closed 1-second bar once; windows are read as differences of running sums,
+so a second costs the same whatever the window length. Baselines come from closed 1-minute bars
+and are refreshed once a minute (:func:`virtuoso.detect.features.baseline_from_bars`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from virtuoso.detect.features import (
+    LONG_S, MID_S, SHORT_S, VOLUME_FAST_S, Baseline, Features, pct, ratio,
+)
+from virtuoso.domain.bars import Bar
+
+CAPACITY_S = 1_800
+_NAN = math.nan
+
+
+class SecondSeries:
+    """Closes, cumulative volume and liquidations, and open interest, one entry per second."""
+
+    def __init__(self, capacity_s: int = CAPACITY_S) -> None:
+        self.capacity_s = max(capacity_s, LONG_S + 1)
+        self.last_start_ms = -1
+        self.close: list[float] = []
+        self.cum_volume: list[float] = []
+        self.cum_liq_usd: list[float] = []
+        self.oi: list[float] = []
+        self._vol = 0.0
+        self._liq = 0.0
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def push(self, bar: Bar) -> None:
+        """Append a closed 1-second bar (older or repeated bars are ignored)."""
+        if bar.start_ms <= self.last_start_ms:
+            return
+        self.last_start_ms = bar.start_ms
+        self._vol += bar.volume
+        self._liq += (bar.long_liq_volume + bar.short_liq_volume) * bar.close
+        self.close.append(bar.close)
+        self.cum_volume.append(self._vol)
+        self.cum_liq_usd.append(self._liq)
+        self.oi.append(bar.open_interest)
+        if len(self.close) > self.capacity_s + 300:  # trim in chunks, not every second
+            cut = len(self.close) - self.capacity_s
+            del self.close[:cut], self.cum_volume[:cut], self.cum_liq_usd[:cut], self.oi[:cut]
+
+    def _ago(self, values: list[float], seconds: int) -> float:
+        """The value ``seconds`` before the newest (the oldest kept if history is shorter)."""
+        n = len(values)
+        return values[max(0, n - 1 - seconds)] if n else _NAN
+
+    def features(self, base: Baseline, oi_window_s: int) -> Features:
+        """Features at the newest second (NaN where history is too short to say)."""
+        n = len(self.close)
+        if n < 2:
+            nan = _NAN
+            return Features(nan, nan, nan, nan, nan, base.sigma_1m_pct, 0.0, 0.0, nan, nan, nan,
+                            base.oi_noise_pct, 0.0, base.liq_per_min_usd, False)
+        close = self.close[-1]
+        ago = self._ago
+        ret_short = float(pct(close, ago(self.close, SHORT_S)))
+        ret_mid = float(pct(close, ago(self.close, MID_S)))
+        low = min(self.close[-(LONG_S + 1):])
+        vps = base.volume_per_s
+        cv = self.cum_volume
+        vol_fast = cv[-1] - ago(cv, VOLUME_FAST_S)
+        vol_mid = cv[-1] - ago(cv, 2 * SHORT_S)
+        oi = self.oi[-1]
+        recent_oi = [x for x in self.oi[-(MID_S + 1):] if x == x]
+        oi_peak = max(recent_oi) if recent_oi else _NAN
+        sigma = base.sigma_1m_pct
+        moving = bool(sigma == sigma and abs(ret_mid) >= 3.0 * sigma * math.sqrt(5.0))
+        return Features(
+            close=close,
+            ret_short_pct=ret_short,
+            ret_mid_pct=ret_mid,
+            ret_long_pct=float(pct(close, ago(self.close, LONG_S))),
+            rise_pct=float(pct(close, low)),
+            sigma_1m_pct=sigma,
+            vol_ratio_fast=ratio(vol_fast, min(n - 1, VOLUME_FAST_S) * vps),
+            vol_ratio_mid=ratio(vol_mid, min(n - 1, 2 * SHORT_S) * vps),
+            oi_chg_pct=float(pct(oi, ago(self.oi, oi_window_s))),
+            oi_chg_long_pct=float(pct(oi, ago(self.oi, LONG_S))),
+            oi_drop_pct=float(-pct(oi, oi_peak)) if oi_peak == oi_peak else _NAN,
+            oi_noise_pct=base.oi_noise_pct,
+            liq_usd=self.cum_liq_usd[-1] - ago(self.cum_liq_usd, SHORT_S),
+            liq_baseline_usd=base.liq_per_min_usd,
+            market_moving=moving,
+        )
