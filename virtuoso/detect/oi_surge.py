@@ -18,6 +18,7 @@ from virtuoso.detect.levels import rounded
 KIND = "oi_surge"
 NOISE_MULTIPLE = 4.0
 FIFTEEN_MIN_SCALE = 15.0 ** 0.5
+FALLING_FLOOR_PCT = 0.3
 
 
 def effective_pct(f: Features, th: DetectionSettings) -> Any:
@@ -26,7 +27,8 @@ def effective_pct(f: Features, th: DetectionSettings) -> Any:
 
 def falling_band_pct(f: Features, th: DetectionSettings) -> Any:
     """How far price may fall over 15 minutes and still count as not falling (noise included)."""
-    return np.fmax(th.divergence_price_flat_pct, 2.0 * f.sigma_1m_pct * FIFTEEN_MIN_SCALE)
+    # A fixed floor, not the divergence setting: raising a threshold must never add flags.
+    return np.fmax(FALLING_FLOOR_PCT, 2.0 * f.sigma_1m_pct * FIFTEEN_MIN_SCALE)
 
 
 def level(f: Features, th: DetectionSettings) -> Any:

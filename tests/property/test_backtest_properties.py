@@ -1,0 +1,65 @@
+"""The threshold backtest: monotone in its thresholds, deterministic, and in line with live detection."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from virtuoso.config import AlertPolicySettings, DetectionSettings
+from virtuoso.detect.backtest import backtest_flags, flag_counts
+from virtuoso.domain.bars import Bar
+
+T0 = 1_736_121_600_000
+SYMBOLS = ("AAAUSDT", "BBBUSDT", "CCCUSDT")
+# Level thresholds (window lengths are not thresholds: a longer window is not "stricter").
+LEVEL_FIELDS = [name for name in DetectionSettings.model_fields if not name.endswith(("_s", "_min", "_frac"))]
+
+
+def random_history(seed: int, minutes: int = 240) -> dict[str, list[Bar]]:
+    """Random walks with bursts of volume, OI jumps, liquidation clusters and price jumps."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for symbol in SYMBOLS:
+        ret = rng.normal(0, 0.001, minutes) + np.where(rng.random(minutes) < 0.02, rng.normal(0, 0.03, minutes), 0)
+        close = 100 * np.exp(np.cumsum(ret))
+        vol = rng.lognormal(3, 0.5, minutes) * np.where(rng.random(minutes) < 0.03, rng.uniform(3, 20, minutes), 1)
+        oi = 1e5 * np.exp(np.cumsum(rng.normal(0, 0.002, minutes) + np.where(rng.random(minutes) < 0.02, rng.normal(0, 0.03, minutes), 0)))
+        liq = np.where(rng.random(minutes) < 0.03, rng.lognormal(8, 1, minutes), 0.0)
+        out[symbol] = [Bar(symbol, T0 + i * 60_000, 60, close[i], close[i], close[i], close[i], float(vol[i]),
+                           float(vol[i] * close[i]), 10, float(vol[i] / 2), float(vol[i] / 2), float(oi[i]), 0.0001,
+                           float(liq[i]), 0.0) for i in range(minutes)]
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), field=st.sampled_from(LEVEL_FIELDS), factor=st.floats(1.0, 4.0))
+def test_raising_a_threshold_never_adds_flags(seed: int, field: str, factor: float) -> None:
+    bars = random_history(seed)
+    base = DetectionSettings()
+    hi = DetectionSettings.model_fields[field].json_schema_extra["max"]  # type: ignore[index]
+    raised = base.model_copy(update={field: min(hi, getattr(base, field) * factor)})
+    before, after = flag_counts(backtest_flags(bars, base)), flag_counts(backtest_flags(bars, raised))
+    for symbol, kinds in after.items():
+        for kind, n in kinds.items():
+            assert n <= before.get(symbol, {}).get(kind, 0), (field, symbol, kind)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_the_same_history_gives_the_same_flags(seed: int) -> None:
+    bars = random_history(seed)
+    assert backtest_flags(bars, DetectionSettings()) == backtest_flags(bars, DetectionSettings())
+
+
+def test_a_longer_cooldown_never_adds_flags() -> None:
+    bars = random_history(3)
+    short = len(backtest_flags(bars, DetectionSettings(), AlertPolicySettings(cooldown_s=60)))
+    long = len(backtest_flags(bars, DetectionSettings(), AlertPolicySettings(cooldown_s=3_600)))
+    assert long <= short
+
+
+def test_missing_or_tiny_histories_give_no_flags_and_no_errors() -> None:
+    assert backtest_flags({}, DetectionSettings()) == []
+    one = random_history(1, minutes=1)
+    assert backtest_flags(one, DetectionSettings()) == []

@@ -1,0 +1,86 @@
+"""Each detector fires on its pattern and stays quiet on benign data of the same volatility."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tests.detect_factories import features
+from virtuoso.config import DetectionSettings
+from virtuoso.detect import divergence, liquidation_cascade, oi_surge, price_move, pump_and_dump, volume_spike
+from virtuoso.detect.composite import composite_score
+from virtuoso.detect.levels import score_for, severity_for
+from virtuoso.domain.alerts import Severity
+
+TH = DetectionSettings()
+
+
+def lv(mod, **kw) -> float:
+    return float(mod.level(features(**kw), TH))
+
+
+def test_quiet_market_raises_no_detector() -> None:
+    for mod in (divergence, liquidation_cascade, oi_surge, price_move, pump_and_dump, volume_spike):
+        assert lv(mod) < 1.0, mod.__name__
+
+
+def test_price_move_is_judged_in_sigmas_of_the_symbol_and_needs_a_minimum_percent() -> None:
+    assert lv(price_move, ret_short_pct=1.2, sigma_1m_pct=0.1) >= 1.0  # 12 sigma, 1.2 %
+    assert lv(price_move, ret_short_pct=-1.2, sigma_1m_pct=0.1) >= 1.0  # down moves too
+    assert lv(price_move, ret_short_pct=1.2, sigma_1m_pct=0.5) < 1.0  # same move on a wild coin: 2.4 sigma
+    assert lv(price_move, ret_short_pct=0.3, sigma_1m_pct=0.01) < 1.0  # 30 sigma but only 0.3 %
+
+
+def test_volume_spike_needs_both_the_fast_window_and_two_minutes() -> None:
+    assert lv(volume_spike, vol_ratio_fast=8.0, vol_ratio_mid=4.0) >= 1.0
+    assert lv(volume_spike, vol_ratio_fast=8.0, vol_ratio_mid=1.5) < 1.0  # one print, not a burst
+    assert lv(volume_spike, vol_ratio_fast=3.0, vol_ratio_mid=3.0) < 1.0
+
+
+def test_oi_surge_uses_the_larger_of_the_threshold_and_the_symbols_own_noise() -> None:
+    assert lv(oi_surge, oi_chg_pct=3.0) >= 1.0
+    assert lv(oi_surge, oi_chg_pct=3.0, oi_noise_pct=1.0) < 1.0  # this coin's OI churns 1 % anyway
+    assert lv(oi_surge, oi_chg_pct=3.0, ret_long_pct=-2.0) == 0.0  # falling price: that is divergence
+
+
+def test_divergence_catches_shorts_crowding_in_and_short_covering() -> None:
+    crowding = dict(oi_chg_long_pct=2.0, oi_chg_pct=1.0, ret_long_pct=-0.8)
+    covering = dict(oi_chg_long_pct=-2.0, oi_chg_pct=-1.0, ret_long_pct=0.8)
+    assert lv(divergence, **crowding) >= 1.0 and lv(divergence, **covering) >= 1.0
+    assert lv(divergence, oi_chg_long_pct=2.0, oi_chg_pct=1.0, ret_long_pct=0.1) < 1.0  # price flat: not divergence
+    assert lv(divergence, oi_chg_long_pct=2.0, oi_chg_pct=0.0, ret_long_pct=-0.8) < 1.0  # OI no longer moving
+
+
+def test_pump_needs_a_rise_while_rising_and_a_volume_surge() -> None:
+    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_mid=6.0) >= 1.0
+    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_mid=1.2) < 1.0
+    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=-0.5, vol_ratio_mid=6.0) == 0.0
+    assert pump_and_dump.retrace_frac(100.0, 110.0, 104.0) == pytest.approx(0.6)
+
+
+def test_cascade_needs_liquidations_price_impact_and_an_oi_drop_together() -> None:
+    hit = dict(liq_usd=1_000_000.0, ret_mid_pct=-2.0, oi_drop_pct=2.0)
+    assert lv(liquidation_cascade, **hit) >= 1.0
+    assert lv(liquidation_cascade, **{**hit, "oi_drop_pct": 0.1}) < 1.0
+    assert lv(liquidation_cascade, **{**hit, "liq_baseline_usd": 500_000.0}) < 1.0  # normal for this coin
+
+
+def test_detectors_accept_arrays_so_the_backtest_uses_the_same_formulas() -> None:
+    f = features(ret_short_pct=np.array([0.0, 1.2]), sigma_1m_pct=np.array([0.1, 0.1]))
+    out = price_move.level(f, TH)
+    assert out.shape == (2,) and out[0] < 1.0 <= out[1]
+
+
+def test_severity_and_score_grow_with_the_level() -> None:
+    assert [severity_for(x) for x in (0.5, 1.0, 1.6, 2.5)] == [Severity.INFO, Severity.WATCH, Severity.HIGH, Severity.CRITICAL]
+    assert score_for(1.0) == 50 and score_for(4.0) == 100 and score_for(0.0) == 0
+    assert math.isclose(score_for(2.0), 75.0)
+
+
+def test_composite_adds_agreement_and_stays_within_0_and_100() -> None:
+    assert composite_score({}) == 0.0
+    one = composite_score({"a": 1.0})
+    assert composite_score({"a": 1.0, "b": 1.2}) > one
+    assert composite_score({k: 9.0 for k in "abcdef"}) == 100.0
