@@ -1,6 +1,9 @@
 """Durable outbox: alerts and paper trades are committed here before any sink sees them.
 
-Tables (in the embedded SQLite file, WAL, ``synchronous=FULL``):
+Tables (in the embedded SQLite file, WAL, ``synchronous=NORMAL``: a committed transaction survives
+a crash or ``kill -9`` of the process; only an OS crash or power cut can lose the last few, and
+then at-least-once delivery resends rather than loses. FULL would add an fsync per commit, about
+25 ms at p99 here, which is the whole latency budget of an alert):
 
 - ``outbox(seq, key, kind, payload, created_ms)``: one row per deliverable. The key of an alert
   is ``"<alert id>:<severity>"``, so a re-alert of the same episode at a higher severity is a new
@@ -70,12 +73,12 @@ def trade_item(event: PaperTradeEvent, created_ms: int) -> OutboxItem:
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection with the embedded store's conventions (WAL, FULL sync, busy timeout)."""
+    """A connection with the embedded store's conventions (WAL, NORMAL sync, busy timeout)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA synchronous = NORMAL")
     return conn
 
 
