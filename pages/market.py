@@ -1,0 +1,42 @@
+"""Market: one symbol — candles with volume, open interest, funding and liquidations; alerts on the chart."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from virtuoso.app.view import MonitorView
+from virtuoso.ui import components, fmt, keys, readers, runtime
+
+RANGES_MIN = {"1 h": 60, "6 h": 360, "24 h": 1_440, "3 d": 4_320}
+
+
+def _live(view: MonitorView, symbol: str, minutes: int) -> None:
+    with components.guarded("Market panel"):
+        now = runtime.now_ms(view)
+        snap = view.snapshots().get(symbol)
+        c = st.columns(4)
+        if snap is not None:
+            c[0].metric("Last price", fmt.price(snap.last_price), fmt.pct(snap.change_1h_pct) + " 1 h")
+            c[1].metric("24 h change", fmt.pct(snap.change_24h_pct))
+            c[2].metric("Open interest (USD)", fmt.compact(snap.open_interest_value), fmt.pct(snap.oi_change_1h_pct) + " 1 h")
+            c[3].metric("Funding", fmt.funding(snap.funding_rate))
+            st.caption(f"Last event {fmt.utc(snap.ts_event_ms)} UTC ({fmt.age(now, snap.ts_event_ms)} ago) · "
+                       f"bid {fmt.price(snap.bid_price)} / ask {fmt.price(snap.ask_price)} · "
+                       f"24 h volume {fmt.compact(snap.volume_24h)}")
+        else:
+            st.info(f"No data for {fmt.md_escape(symbol)} yet.")
+        bars = readers.bars_1m(view, symbol, minutes, now)
+        alerts = readers.alerts(view, now - minutes * 60_000, now, [symbol])
+        st.plotly_chart(readers.market_figure(symbol, bars, alerts), width="stretch", key="market.chart")
+        st.caption(f"{len(bars)} one-minute bars · {len(alerts)} alerts in range · hover a marker for its evidence")
+
+
+view = runtime.view(__file__)
+components.header(view, "Market")
+with components.guarded("Market page"):
+    symbols = list(view.symbols())
+    left, right = st.columns([2, 3])
+    symbol = left.selectbox("Symbol", symbols, key=keys.MARKET_SYMBOL)
+    label = right.segmented_control("Time range", list(RANGES_MIN), default="6 h", key=keys.MARKET_RANGE)
+    if symbol:
+        components.live(_live, view, symbol, RANGES_MIN.get(label or "6 h", 360))

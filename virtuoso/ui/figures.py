@@ -1,0 +1,122 @@
+"""Pure plotly figure builders: bars, alerts and flags in, ``go.Figure`` out. No Streamlit, no I/O.
+
+Times are drawn in UTC. ``uirevision`` is set per symbol so a live refresh keeps the user's zoom.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from virtuoso.domain.alerts import Alert
+from virtuoso.domain.bars import Bar
+from virtuoso.ui.tables import evidence_text
+
+SEVERITY_COLORS = {"info": "#6c757d", "watch": "#f0ad4e", "high": "#e8590c", "critical": "#c92a2a"}
+KIND_SYMBOLS = {
+    "oi_surge": "triangle-up", "volume_spike": "diamond", "price_move": "circle",
+    "oi_price_divergence": "square", "pump_and_dump": "star", "liquidation_cascade": "x",
+}
+KIND_COLORS = {
+    "oi_surge": "#1c7ed6", "volume_spike": "#7048e8", "price_move": "#f59f00",
+    "oi_price_divergence": "#0ca678", "pump_and_dump": "#e03131", "liquidation_cascade": "#495057",
+}
+_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
+               legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+
+
+def bars_frame(bars: Sequence[Bar]) -> pd.DataFrame:
+    """Bars as columns (time as UTC datetimes), the shape every chart starts from."""
+    df = pd.DataFrame({
+        "t": pd.to_datetime([b.start_ms for b in bars], unit="ms", utc=True),
+        "open": [b.open for b in bars], "high": [b.high for b in bars],
+        "low": [b.low for b in bars], "close": [b.close for b in bars],
+        "buy_volume": [b.buy_volume for b in bars], "sell_volume": [b.sell_volume for b in bars],
+        "volume": [b.volume for b in bars],
+        "open_interest": [b.open_interest for b in bars],
+        "funding_pct": [b.funding_rate * 100 for b in bars],
+        "long_liq_usd": [b.long_liq_volume * b.close for b in bars],
+        "short_liq_usd": [b.short_liq_volume * b.close for b in bars],
+    })
+    return df
+
+
+def empty_figure(message: str, height: int = 300) -> go.Figure:
+    """A blank chart with a centred note, for 'no data yet'."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font=dict(size=14))
+    fig.update_layout(**_LAYOUT, height=height, xaxis=dict(visible=False), yaxis=dict(visible=False))
+    return fig
+
+
+def _price_at(df: pd.DataFrame, ts_ms: int) -> float:
+    if df.empty:
+        return math.nan
+    t = pd.Timestamp(ts_ms, unit="ms", tz="UTC")
+    idx = df["t"].searchsorted(t, side="right") - 1
+    idx = min(max(int(idx), 0), len(df) - 1)
+    return float(df["high"].iloc[idx])
+
+
+def market_figure(symbol: str, bars: Sequence[Bar], alerts: Sequence[Alert], height: int = 760) -> go.Figure:
+    """Candles with alert markers (evidence on hover), volume, open interest, funding and liquidations."""
+    if not bars:
+        return empty_figure(f"No 1-minute bars for {symbol} yet")
+    df = bars_frame(bars)
+    fig = make_subplots(rows=5, cols=1, shared_xaxes=True, vertical_spacing=0.025,
+                        row_heights=[0.44, 0.14, 0.14, 0.12, 0.16],
+                        subplot_titles=("Price", "Volume (buy / sell)", "Open interest", "Funding %", "Liquidations USD"))
+    fig.add_trace(go.Candlestick(x=df["t"], open=df["open"], high=df["high"], low=df["low"], close=df["close"],
+                                 name="price", showlegend=False), row=1, col=1)
+    if alerts:
+        shown = [a for a in alerts if bars[0].start_ms <= a.ts_event_ms <= bars[-1].end_ms]
+        for sev, color in SEVERITY_COLORS.items():
+            group = [a for a in shown if a.severity.value == sev]
+            if not group:
+                continue
+            fig.add_trace(go.Scatter(
+                x=pd.to_datetime([a.ts_event_ms for a in group], unit="ms", utc=True),
+                y=[_price_at(df, a.ts_event_ms) * 1.002 for a in group],
+                mode="markers", name=f"alert: {sev}",
+                marker=dict(size=12, color=color, symbol=[KIND_SYMBOLS.get(a.kind.value, "circle") for a in group],
+                            line=dict(width=1, color="white")),
+                customdata=[[a.kind.value, f"{a.score:.0f}", evidence_text(a.evidence, "<br>")] for a in group],
+                hovertemplate="<b>%{customdata[0]}</b> score %{customdata[1]}<br>%{customdata[2]}<extra>" + sev + "</extra>",
+            ), row=1, col=1)
+    fig.add_trace(go.Bar(x=df["t"], y=df["buy_volume"], name="buy", marker_color="#2f9e44", showlegend=False), row=2, col=1)
+    fig.add_trace(go.Bar(x=df["t"], y=df["sell_volume"], name="sell", marker_color="#e03131", showlegend=False), row=2, col=1)
+    fig.add_trace(go.Scatter(x=df["t"], y=df["open_interest"], name="OI", line=dict(color="#1c7ed6"), showlegend=False), row=3, col=1)
+    fig.add_trace(go.Scatter(x=df["t"], y=df["funding_pct"], name="funding", line=dict(color="#7048e8", shape="hv"),
+                             showlegend=False), row=4, col=1)
+    fig.add_trace(go.Bar(x=df["t"], y=df["long_liq_usd"], name="long liq", marker_color="#c92a2a", showlegend=False), row=5, col=1)
+    fig.add_trace(go.Bar(x=df["t"], y=-df["short_liq_usd"], name="short liq", marker_color="#2b8a3e", showlegend=False), row=5, col=1)
+    fig.update_layout(**_LAYOUT, height=height, barmode="relative", uirevision=symbol)
+    fig.update_layout(xaxis_rangeslider_visible=False, hovermode="x")
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def backtest_figure(symbol: str, bars: Sequence[Bar], flags: Sequence[Any], height: int = 380) -> go.Figure:
+    """Close price with the flags a threshold set would raise, one marker style per kind."""
+    if not bars:
+        return empty_figure(f"No recorded history for {symbol} yet", height)
+    df = bars_frame(bars)
+    fig = go.Figure(go.Scatter(x=df["t"], y=df["close"], name="close", line=dict(color="#343a40", width=1.5)))
+    mine = [f for f in flags if f.symbol == symbol]
+    for kind in sorted({str(getattr(f.kind, "value", f.kind)) for f in mine}):
+        group = [f for f in mine if str(getattr(f.kind, "value", f.kind)) == kind]
+        fig.add_trace(go.Scatter(
+            x=pd.to_datetime([f.ts_ms for f in group], unit="ms", utc=True),
+            y=[_price_at(df, f.ts_ms) for f in group],
+            mode="markers", name=f"{kind} ({len(group)})",
+            marker=dict(size=11, symbol=KIND_SYMBOLS.get(kind, "circle"), color=KIND_COLORS.get(kind, "#868e96"),
+                        line=dict(width=1, color="white")),
+            customdata=[[str(getattr(f.severity, "value", f.severity)), f"{float(f.score):.0f}"] for f in group],
+            hovertemplate=kind + " · %{customdata[0]} · score %{customdata[1]}<extra></extra>",
+        ))
+    fig.update_layout(**_LAYOUT, height=height, title=dict(text=f"{symbol}: flags on recorded 1-minute history", x=0, font_size=14))
+    return fig

@@ -1,0 +1,50 @@
+"""Every ``st.session_state`` key the dashboard uses, named once.
+
+Widget keys live here too, so a page never invents a key inline and two pages never collide.
+``VIEW`` is the injection seam: ``dashboard.py`` stores the engine there on a session's first run,
+unless a test already put an in-memory :class:`~virtuoso.app.view.MonitorView` twin there
+(``at.session_state[keys.VIEW] = twin`` with ``streamlit.testing.v1.AppTest``).
+"""
+
+from __future__ import annotations
+
+VIEW = "virtuoso.view"  # the MonitorView every page reads (engine, or a test twin)
+AUTHED = "virtuoso.authed"  # True once the dashboard password was entered
+PASSWORD = "virtuoso.password"  # password text input
+CALLBACK_ERROR = "virtuoso.callback_error"  # one line from a failed button callback, shown once
+DEEP_LINK = "virtuoso.deep_link"  # page a first visit asked for before dashboard.py ran
+
+MARKET_SYMBOL = "market.symbol"
+MARKET_RANGE = "market.range"
+
+ALERTS_SYMBOLS = "alerts.symbols"
+ALERTS_KINDS = "alerts.kinds"
+ALERTS_SEVERITIES = "alerts.severities"
+ALERTS_HOURS = "alerts.hours"
+ALERTS_SHOW_ACKED = "alerts.show_acked"
+ALERTS_TO_ACK = "alerts.to_ack"
+ALERTS_ACK_BUTTON = "alerts.ack"
+MUTE_TARGET_KIND = "alerts.mute.kind"
+MUTE_TARGET = "alerts.mute.target"
+MUTE_MINUTES = "alerts.mute.minutes"
+MUTE_BUTTON = "alerts.mute.button"
+UNMUTE_PREFIX = "alerts.unmute."
+
+TUNE_PREFIX = "tune."  # + DetectionSettings field name: one slider per threshold
+TUNE_PRESET_PREFIX = "tune.preset."
+TUNE_RESET = "tune.reset"
+TUNE_APPLY = "tune.apply"
+TUNE_HOURS = "tune.hours"
+TUNE_CHART_SYMBOL = "tune.chart_symbol"
+TUNE_LOADED_FROM = "tune.loaded_from"  # thresholds JSON the sliders were last filled from
+TUNE_NOTICE = "tune.notice"
+
+REPORT_HOURS = "report.hours"
+REPORT_SYMBOLS = "report.symbols"
+REPORT_EXPORT = "report.export"
+REPORT_LAST = "report.last"  # (path, pages, warnings) of the last export in this session
+
+
+def tune_key(field_name: str) -> str:
+    """Slider key of one detection threshold."""
+    return TUNE_PREFIX + field_name

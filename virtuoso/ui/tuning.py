@@ -1,0 +1,136 @@
+"""Threshold tuning: slider specs read from ``DetectionSettings``, presets, and the backtest seam.
+
+Slider ranges, steps, units and descriptions come from each field's ``json_schema_extra`` and
+``description``, so adding a threshold to the settings adds its slider. Pure apart from the lazy
+import of the detection engineer's backtest (absent until it lands; the page then says so).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from virtuoso.config import DetectionSettings
+
+PRESETS = ("conservative", "balanced", "aggressive")
+# How far a preset moves a level threshold from the balanced default (stricter = fewer flags).
+_PRESET_FACTOR = {"conservative": 1.5, "balanced": 1.0, "aggressive": 0.67}
+_LOWER_IS_STRICTER = {"divergence_price_flat_pct"}  # a narrower 'flat' band is stricter
+_WINDOW_UNITS = {"s", "min"}  # windows and baselines are not levels: presets keep them
+
+
+@dataclass(frozen=True, slots=True)
+class SliderSpec:
+    name: str
+    label: str
+    unit: str
+    lo: float
+    hi: float
+    step: float
+    default: float
+    is_int: bool
+    description: str
+
+    @property
+    def format(self) -> str:
+        """printf format for the slider: as many decimals as the step has."""
+        if self.is_int or self.step >= 1:
+            return "%d"
+        return f"%.{self.decimals}f"
+
+    @property
+    def decimals(self) -> int:
+        """Decimals of the step (0.05 -> 2)."""
+        text = f"{self.step:.10f}".rstrip("0")
+        return max(0, len(text.split(".")[1])) if "." in text else 0
+
+    def clamp(self, v: float) -> float | int:
+        """Snap to the slider's step and range (and to int for integer fields)."""
+        v = min(max(float(v), self.lo), self.hi)
+        snapped = self.lo + round((v - self.lo) / self.step) * self.step
+        snapped = min(max(snapped, self.lo), self.hi)
+        if self.is_int:
+            return int(round(snapped))
+        return round(snapped, self.decimals + 1)
+
+
+def slider_specs() -> list[SliderSpec]:
+    """One spec per detection threshold, in the settings' declaration order."""
+    specs = []
+    for name, field in DetectionSettings.model_fields.items():
+        extra: Mapping[str, Any] = field.json_schema_extra if isinstance(field.json_schema_extra, Mapping) else {}
+        if not {"min", "max", "step"} <= set(extra):
+            continue
+        is_int = field.annotation is int
+        unit = str(extra.get("unit", ""))
+        specs.append(SliderSpec(
+            name=name, label=_label(name, unit), unit=unit,
+            lo=float(extra["min"]), hi=float(extra["max"]), step=float(extra["step"]),
+            default=float(field.default), is_int=is_int, description=field.description or "",
+        ))
+    return specs
+
+
+_UNIT_SUFFIX = {"s": "_s", "min": "_min", "%": "_pct", "USD": "_usd", "frac": "_frac", "sigma": "_sigma"}
+
+
+def _label(name: str, unit: str) -> str:
+    """'oi_surge_pct' -> 'OI surge' (the unit is shown separately)."""
+    suffix = _UNIT_SUFFIX.get(unit, "")
+    if suffix and name.endswith(suffix):
+        name = name[: -len(suffix)]
+    words = name.split("_")
+    words[0] = words[0].capitalize()
+    return " ".join("OI" if w.lower() == "oi" else w for w in words)
+
+
+def preset(name: str) -> dict[str, float | int]:
+    """Threshold values of a preset; 'balanced' is the settings' defaults."""
+    factor = _PRESET_FACTOR[name]
+    out: dict[str, float | int] = {}
+    for s in slider_specs():
+        if s.unit in _WINDOW_UNITS or factor == 1.0:
+            out[s.name] = s.clamp(s.default)
+        elif s.name in _LOWER_IS_STRICTER:
+            out[s.name] = s.clamp(s.default / factor)
+        else:
+            out[s.name] = s.clamp(s.default * factor)
+    return out
+
+
+def values_of(thresholds: DetectionSettings) -> dict[str, float | int]:
+    """Slider values for a threshold set (snapped, so the sliders accept them)."""
+    specs = {s.name: s for s in slider_specs()}
+    return {k: specs[k].clamp(v) for k, v in thresholds.model_dump().items() if k in specs}
+
+
+def build(base: DetectionSettings, values: Mapping[str, Any]) -> DetectionSettings:
+    """A validated threshold set from slider values (raises pydantic's error on a bad value)."""
+    return DetectionSettings(**{**base.model_dump(), **dict(values)})
+
+
+def changed(a: DetectionSettings, b: DetectionSettings) -> list[str]:
+    """Names of thresholds that differ between two sets."""
+    da, db = a.model_dump(), b.model_dump()
+    return [k for k in da if da[k] != db.get(k)]
+
+
+@dataclass(frozen=True, slots=True)
+class Backtest:
+    """The detection engineer's pure backtest functions, or ``None`` where they do not exist yet."""
+
+    flags: Callable[..., list[Any]]
+    counts: Callable[[Sequence[Any]], dict[str, dict[str, int]]]
+
+
+def load_backtest() -> Backtest | None:
+    """``virtuoso.detect.backtest`` if it is installed, else ``None`` (the page says so)."""
+    try:
+        bt = importlib.import_module("virtuoso.detect.backtest")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("virtuoso.detect.backtest"):
+            return None
+        raise
+    return Backtest(flags=bt.backtest_flags, counts=bt.flag_counts)
