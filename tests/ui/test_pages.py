@@ -183,9 +183,6 @@ def test_health_page_renders_every_section_readably(app, view):
     assert any("message" in t and "a <b>warning</b>" in set(t["message"]) for t in tables)  # in a table: not HTML
 
 
-# xhtml2pdf leaves a temp file to the garbage collector (reported to the PDF engineer); collect it here
-# so the ResourceWarning is attributed to this test and ignored, not raised at session end.
-@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
 def test_export_pdf_shows_progress_and_offers_the_file_for_download(app, view):
     pytest.importorskip("virtuoso.reports.export", reason="the PDF renderer has not landed yet")
     at = app(view, "pages/reports.py")
@@ -198,7 +195,7 @@ def test_export_pdf_shows_progress_and_offers_the_file_for_download(app, view):
     assert Path(path).parent == Path(view.settings.data_dir) / "reports"
     assert any("Report ready" in s.value for s in at.success)
     assert [b for b in at.get("download_button") if "PDF" in b.proto.label]
-    gc.collect()
+    gc.collect()  # a temp file left to the collector would raise a ResourceWarning (an error) here
 
 
 def _flag_count(at) -> int:
