@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+import bottleneck as bn
 import numpy as np
 import pandas as pd
 
@@ -68,16 +69,16 @@ def minute_features(bars_by_symbol: Mapping[str, Sequence[Bar]], th: DetectionSe
         with np.errstate(divide="ignore", invalid="ignore"):
             return ((x / y - 1.0) * 100.0).to_numpy()
 
-    med = v.rolling(base_n, min_periods=1).median()
+    med = _rolling_median(v, base_n, 1)
     mean = v.rolling(base_n, min_periods=1).mean()
     base = np.maximum(med, 0.2 * mean).shift(lag)
     r = np.log(c.where(c > 0)).diff() * 100.0
-    r_med = r.rolling(SIGMA_BARS, min_periods=3).median()
-    mad_sigma = 1.4826 * (r - r_med).abs().rolling(SIGMA_BARS, min_periods=3).median()
+    r_med = _rolling_median(r, SIGMA_BARS, 3)
+    mad_sigma = 1.4826 * _rolling_median((r - r_med).abs(), SIGMA_BARS, 3)
     recent = r.rolling(RECENT_SIGMA_BARS, min_periods=3).std(ddof=0)
     sigma = np.maximum(np.maximum(mad_sigma, recent), MIN_SIGMA_PCT).shift(lag)
     oi_chg = pd.DataFrame(pct(oi, oi.shift(oi_w)), index=oi.index, columns=oi.columns)
-    noise = 1.4826 * (oi_chg - oi_chg.rolling(base_n, min_periods=3).median()).abs().rolling(base_n, min_periods=3).median()
+    noise = 1.4826 * _rolling_median((oi_chg - _rolling_median(oi_chg, base_n, 3)).abs(), base_n, 3)
     liq_cap = liq.rolling(base_n, min_periods=1).quantile(0.9)
     liq_base = np.minimum(liq, liq_cap).rolling(base_n, min_periods=1).mean().shift(lag)
     oi_peak = oi.rolling(6, min_periods=1).max()
@@ -106,6 +107,13 @@ def minute_features(bars_by_symbol: Mapping[str, Sequence[Bar]], th: DetectionSe
         market_moving=moving,
     )
     return wide.index.to_numpy(dtype=np.int64), symbols, f
+
+
+def _rolling_median(x: pd.DataFrame, window: int, min_periods: int) -> pd.DataFrame:
+    """``x.rolling(window, min_periods).median()`` per column, NaN-aware, with bottleneck's heap
+    (about 4x faster than pandas' skiplist; the medians are most of a slider move's cost)."""
+    out = bn.move_median(x.to_numpy(dtype=float), window, min_count=min(min_periods, window), axis=0)
+    return pd.DataFrame(out, index=x.index, columns=x.columns)
 
 
 def backtest_flags(bars_by_symbol: Mapping[str, Sequence[Bar]], thresholds: DetectionSettings,

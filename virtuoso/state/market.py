@@ -98,9 +98,24 @@ class MarketState:
         closed: list[Bar] = []
         failed: list[Any] = []
         with self._lock:
-            apply = self._apply_locked
+            apply, syms = self._apply_locked, self._syms
             for event in events:
                 try:
+                    # Most events are trades inside their symbol's open second: fold those here,
+                    # without a call; anything else (a new second, other kinds) goes the full way.
+                    if type(event) is Trade:
+                        st = syms.get(event.symbol)
+                        acc = st.acc_1s if st is not None else None
+                        ts = event.ts_event_ms
+                        if acc is not None and acc.start_ms <= ts < acc.start_ms + 1000:
+                            self.events_applied += 1
+                            if ts > st.last_event_ms:  # type: ignore[union-attr]
+                                st.last_event_ms = ts  # type: ignore[union-attr]
+                                if ts > self._last_event_ms:
+                                    self._last_event_ms = ts
+                            acc.add_trade(event.price, event.size, event.side is _BUY)
+                            st.last_price = event.price  # type: ignore[union-attr]
+                            continue
                     apply(event, closed)
                 except Exception:  # a bad event must not cost the good ones around it
                     failed.append(event)

@@ -131,6 +131,7 @@ class _Side:
 
 
 _RESUM_EVERY = 5_000
+_new = tuple.__new__  # builds an event NamedTuple from a full tuple of its fields
 
 
 @dataclass
@@ -317,7 +318,8 @@ class BybitParser:
                 raise MalformedMessage("trade symbol does not match the topic")
             if type(trade_id) is not str or len(trade_id) > 64:
                 trade_id = str(trade_id)[:64]
-            append(Trade(symbol, ts, ts_recv_ns, price, size, side, trade_id, t.get("BT") is True))
+            # tuple.__new__ skips the NamedTuple's Python-level __new__: half the cost per trade.
+            append(_new(Trade, (symbol, ts, ts_recv_ns, price, size, side, trade_id, t.get("BT") is True)))
         return out
 
     def _liquidations(self, symbol: str, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]:
