@@ -1,6 +1,6 @@
 """Ingest benchmark: simulator generation, JSON decode, parse, parse -> state, and full replay.
 
-    .venv/bin/python bench/ingest.py                 # >= 1,000,000 messages (about a minute)
+    .venv/bin/python bench/ingest.py                 # >= 1,000,000 messages (about two minutes)
     .venv/bin/python bench/ingest.py --messages 200000
 
 Generates a simulated stream for 5 symbols until it holds at least ``--messages`` messages,
@@ -9,7 +9,9 @@ after another on one core: JSON decode only (orjson), decode + BybitParser, deco
 MarketState (the pipeline with detection switched off), and ``replay_file`` (the real
 ``virtuoso replay`` path with the detection runner). Prints a table and the ratio
 parse -> state / decode-only (goal >= 0.25). CPU seconds are process time, so the figures are
-less sensitive to other load on the machine; wall seconds are shown too.
+less sensitive to other load on the machine; wall seconds are shown too. The decode, parse and
+state stages run ``--rounds`` times, interleaved, and the best round of each counts (on a shared
+machine a single pass of each moved the ratio between 0.17 and 0.22).
 """
 
 from __future__ import annotations
@@ -119,18 +121,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=1_000_000, help="minimum messages in the generated file")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the decode/parse/state stages")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.jsonl"
         n_gen, gen_cpu, gen_wall, sim_s = generate(path, args.messages, args.seed)
         rows = [("simulator generation", n_gen, gen_cpu, gen_wall)]
-        for label, fn in (("JSON decode only", decode_only), ("decode + parse", parse_only),
-                          ("decode + parse -> state", parse_state), ("replay_file (full pipeline)", full_replay)):
-            n, cpu, wall = _timed(lambda fn=fn: fn(path))
-            rows.append((label, n, cpu, wall))
+        stages = (("JSON decode only", decode_only), ("decode + parse", parse_only),
+                  ("decode + parse -> state", parse_state))
+        best: dict[str, tuple[int, float, float]] = {}
+        for _ in range(max(1, args.rounds)):
+            for label, fn in stages:
+                n, cpu, wall = _timed(lambda fn=fn: fn(path))
+                if label not in best or cpu < best[label][1]:
+                    best[label] = (n, cpu, wall)
+        rows += [(label, *best[label]) for label, _ in stages]
+        rows.append(("replay_file (full pipeline)", *_timed(lambda: full_replay(path))))
         size_mb = path.stat().st_size / 1e6
     print(f"ingest benchmark: {n_gen:,} messages, {len(SYMBOLS)} symbols, {sim_s / 3600:.2f} simulated hours, "
-          f"{size_mb:.0f} MB JSONL")
+          f"{size_mb:.0f} MB JSONL; best of {max(1, args.rounds)} interleaved rounds for decode, parse, state")
     print(f"{'stage':30} {'messages':>10} {'cpu s':>8} {'wall s':>8} {'msgs/s (cpu)':>14} {'msgs/s (wall)':>14}")
     for label, n, cpu, wall in rows:
         print(f"{label:30} {n:>10,} {cpu:>8.2f} {wall:>8.2f} {n / cpu:>14,.0f} {n / wall:>14,.0f}")

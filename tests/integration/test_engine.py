@@ -152,3 +152,41 @@ def test_virtuoso_run_is_headless_writes_health_and_stops_cleanly_on_sigterm(tmp
     assert proc.returncode == 0, out
     assert "stopped cleanly" in out
     assert (tmp_path / "virtuoso.db").exists()
+
+
+class _FloodSource(ListSource):
+    """Emits its messages as fast as it can, then waits; named like the source it stands for."""
+
+    def __init__(self, name: str, messages: list[dict[str, Any]]) -> None:
+        super().__init__(messages)
+        self.name = name
+
+
+def _flood(n: int) -> list[dict[str, Any]]:
+    return [_trade("BTCUSDT", T0_MS + i * 10, "60000", "0.5", "Buy", i) for i in range(n)]
+
+
+def test_a_simulator_or_replay_source_waits_for_a_full_queue_instead_of_dropping(tmp_path):
+    msgs = _flood(20_000)
+    for name in ("simulator", "replay"):
+        engine = Engine(_settings(tmp_path / name, VIRTUOSO_STATE__QUEUE_MAX="1000"),
+                        source=_FloodSource(name, msgs), store=MemoryStore()).start()
+        try:
+            assert engine.wait_until(lambda e: e.health()["pipeline"].get("messages", 0) >= len(msgs), 60), name
+            assert engine.health()["pipeline"]["queue_dropped"] == 0
+        finally:
+            engine.stop()
+
+
+def test_a_live_source_never_waits_it_drops_and_counts_when_the_pipeline_falls_behind(tmp_path):
+    msgs = _flood(50_000)
+    engine = Engine(_settings(tmp_path, VIRTUOSO_STATE__QUEUE_MAX="1000"), source=_FloodSource("bybit", msgs),
+                    store=MemoryStore()).start()
+    try:
+        source = engine._source
+        assert engine.wait_until(lambda e: source.emitted == len(msgs), 60)
+        assert engine.wait_until(lambda e: e.health()["pipeline"]["queue_depth"] == 0, 30)
+        h = engine.health()["pipeline"]
+        assert h["queue_dropped"] > 0 and h["messages"] + h["queue_dropped"] == len(msgs)
+    finally:
+        engine.stop()

@@ -36,6 +36,10 @@ from virtuoso.storage.base import Store
 log = logging.getLogger(__name__)
 
 _RECENT_ALERTS_MAX = 5_000
+# Sources that are not live: blocking them costs nothing, so they are never dropped. The live
+# Bybit source cannot wait (pybit's thread would stall and its socket fall behind): it drops and counts.
+SOURCES_THAT_CAN_WAIT = ("replay", "simulator")
+
 class Engine:
     """Runs ingestion, state, detection, storage and delivery in background threads."""
 
@@ -206,8 +210,9 @@ class Engine:
     # ------------------------------------------------------------------ threads
 
     def _emit(self, msg: dict[str, Any], ts_recv_ns: int) -> None:
-        if self._source_info.name == "replay":
-            # A file can wait: never drop recorded data, block until the pipeline catches up.
+        if self._source_info.name in SOURCES_THAT_CAN_WAIT:
+            # A file or the simulator can wait: never drop their data (a lost ticker delta would
+            # corrupt merged state and leave holes in history); block until the pipeline catches up.
             while not self._stop.is_set():
                 try:
                     self._queue.put((msg, ts_recv_ns), timeout=0.5)
