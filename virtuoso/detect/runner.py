@@ -26,12 +26,13 @@ PUMP_FOLLOW_S = 1_800  # how long after a pump opens its dump still escalates it
 
 
 class _Symbol:
-    __slots__ = ("series", "baseline", "minute_ms", "features", "levels", "pump")
+    __slots__ = ("series", "baseline", "minute_ms", "refresh_offset_ms", "features", "levels", "pump")
 
-    def __init__(self) -> None:
+    def __init__(self, refresh_offset_ms: int = 0) -> None:
         self.series = SecondSeries()
         self.baseline = Baseline(math.nan, math.nan, math.nan, 0.0)
         self.minute_ms = -1
+        self.refresh_offset_ms = refresh_offset_ms
         self.features: Features | None = None
         self.levels: dict[AlertKind, float] = {}
         self.pump: _Pump | None = None
@@ -52,7 +53,10 @@ class DetectionRunner:
         self.symbols = list(symbols)
         self.simulated = simulated
         self.policy = EpisodePolicy(policy)
-        self._sym = {s: _Symbol() for s in self.symbols}
+        # Each symbol refreshes its baselines at its own second of the minute (the i-th at second
+        # i mod 60): the same baselines (they only use minutes closed before the short window), but
+        # a large watchlist no longer recomputes them all in one second, the alert path's worst case.
+        self._sym = {s: _Symbol((i % 60) * 1000) for i, s in enumerate(self.symbols)}
 
     def set_thresholds(self, thresholds: DetectionSettings) -> None:
         """New thresholds take effect from the next second (baselines are kept)."""
@@ -95,8 +99,10 @@ class DetectionRunner:
             st.series.push(bar)
         if len(st.series) < 2:
             return False
-        minute = st.series.last_start_ms - st.series.last_start_ms % 60_000
-        if minute != st.minute_ms:
+        newest = st.series.last_start_ms
+        minute = newest - newest % 60_000
+        if minute != st.minute_ms and (newest - minute >= st.refresh_offset_ms or st.minute_ms < 0
+                                       or minute - st.minute_ms > 60_000):
             st.minute_ms = minute
             need = max(th.volume_baseline_min, SIGMA_BARS + 1)
             # Baselines from minutes that ended before the short window began.
