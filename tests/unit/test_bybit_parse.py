@@ -139,3 +139,30 @@ def test_unknown_topics_and_non_objects_are_counted_and_skipped() -> None:
     assert parse_one(p, "text") == []
     assert p.unknown == 1 and p.malformed == 2
     assert p.stats()["messages"] == 3
+
+
+def _trade_msg(price: object, size: object = "0.5") -> dict:
+    return {"topic": "publicTrade.BTCUSDT", "type": "snapshot", "ts": 1672304486868,
+            "data": [{"T": 1672304486865, "s": "BTCUSDT", "S": "Buy", "v": size, "p": price, "i": "x", "BT": False}]}
+
+
+def test_remembered_decimal_strings_give_exactly_what_float_gives_and_the_memory_is_bounded(monkeypatch) -> None:
+    import virtuoso.ingest.bybit.parse as parse_mod
+
+    monkeypatch.setattr(parse_mod, "_FLOAT_CACHE_MAX", 8)
+    parser = BybitParser()
+    prices = [f"{16000 + i * 0.5:.1f}" for i in range(20)]
+    for _ in range(2):  # the second pass reads remembered values
+        for p in prices:
+            (t,) = parser.parse(_trade_msg(p, "0.001"), 1)
+            assert t.price == float(p) and t.size == 0.001
+    assert len(parser._floats) <= 8
+
+
+def test_a_remembered_bad_number_is_still_rejected_every_time() -> None:
+    parser = BybitParser()
+    for _ in range(3):
+        assert parser.parse(_trade_msg("0"), 1) == []
+        assert parser.parse(_trade_msg("nan"), 1) == []
+        assert parser.parse(_trade_msg(["1"]), 1) == []  # unhashable: malformed, not a crash
+    assert parser.malformed == 9

@@ -131,6 +131,7 @@ class _Side:
 
 
 _RESUM_EVERY = 5_000
+_FLOAT_CACHE_MAX = 65_536  # remembered decimal strings per parser (a few MB at most)
 _new = tuple.__new__  # builds an event NamedTuple from a full tuple of its fields
 
 
@@ -152,6 +153,7 @@ class BybitParser:
         self._tickers: dict[str, dict[str, float]] = {}
         self._books: dict[str, _Book] = {}
         self._routes: dict[str, tuple[Callable[[str, dict[str, Any], int], list[Event]], str]] = {}
+        self._floats: dict[Any, float] = {}  # decimal string -> float, see _float
         self.messages = 0
         self.events = 0
         self.malformed = 0
@@ -216,6 +218,17 @@ class BybitParser:
         self._tickers.clear()
         self._books.clear()
 
+    def _float(self, raw: Any) -> float:
+        """``float(raw)``, remembered. Bybit repeats the same decimal strings all the time (prices on
+        a tick grid, round sizes), and parsing one costs about seven dict lookups. Bounded: the
+        cache starts afresh when full. Callers read ``self._floats.get(raw) or self._float(raw)``."""
+        x = float(raw)
+        cache = self._floats
+        if len(cache) >= _FLOAT_CACHE_MAX:
+            cache.clear()
+        cache[raw] = x
+        return x
+
     def _bad(self, reason: str) -> list[Event]:
         self.malformed += 1
         self.last_error = reason[:200]
@@ -249,12 +262,13 @@ class BybitParser:
         else:
             merged = dict(self._tickers[symbol])
         fields = _TICKER_FIELDS
+        cached, parse_float = self._floats.get, self._float
         for wire, value in data.items():
             attr = fields.get(wire)
             if attr is None or value == "" or value is None:
                 continue
             try:
-                x = float(value)
+                x = cached(value) or parse_float(value)
             except (TypeError, ValueError):
                 raise MalformedMessage(f"{wire}: not a number: {str(value)[:20]!r}") from None
             # Only the funding rate may be negative; nothing may be NaN or infinite.
@@ -301,12 +315,14 @@ class BybitParser:
             raise MalformedMessage("data is not a list")
         out: list[Event] = []
         append = out.append
+        cached, parse_float = self._floats.get, self._float
         for t in data:
             # Inline conversions: this loop runs for every public trade (see bench/ingest.py).
             try:
                 side = _SIDES[t["S"]]
-                price = float(t["p"])
-                size = float(t["v"])
+                p, v = t["p"], t["v"]
+                price = cached(p) or parse_float(p)
+                size = cached(v) or parse_float(v)
                 ts = int(t["T"])
                 sym = t.get("s", symbol)
                 trade_id = t.get("i", "")
@@ -372,8 +388,8 @@ class BybitParser:
         kind = msg.get("type")
         update_id = int(data.get("u", 0))
         # Read every level before touching the book, so a bad message leaves it as it was.
-        bid_updates = _levels(data.get("b", []))
-        ask_updates = _levels(data.get("a", []))
+        bid_updates = self._levels(data.get("b", []))
+        ask_updates = self._levels(data.get("a", []))
         book = self._books.get(symbol)
         if kind == "snapshot" or update_id == 1 or book is None:
             if kind != "snapshot" and update_id != 1:
@@ -394,6 +410,24 @@ class BybitParser:
             BookSummary(symbol, ts, ts_recv_ns, best_bid, bids[best_bid], best_ask, asks[best_ask],
                         max(book.bids.depth_usd, 0.0), max(book.asks.depth_usd, 0.0))
         ]
+
+    def _levels(self, raw: Any) -> list[tuple[float, float]]:
+        """``[[price, size], ...]`` as floats; a price must be positive, a size non-negative (0 deletes)."""
+        if type(raw) is not list:
+            raise MalformedMessage("book side is not a list")
+        cached, parse_float = self._floats.get, self._float
+        out = []
+        for level in raw:
+            try:
+                price, size = level
+                p = cached(price) or parse_float(price)
+                q = cached(size) or parse_float(size)
+            except (TypeError, ValueError):
+                raise MalformedMessage(f"bad book level {str(level)[:40]!r}") from None
+            if not (0.0 < p < _INF and 0.0 <= q < _INF):
+                raise MalformedMessage(f"book level out of range {str(level)[:40]!r}")
+            out.append((p, q))
+        return out
 
     def _kline(self, symbol: str, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]:
         """Klines (``kline.{interval}.{symbol}``).
@@ -444,18 +478,3 @@ def _signed(value: Any) -> float:
     return x
 
 
-def _levels(raw: Any) -> list[tuple[float, float]]:
-    """``[[price, size], ...]`` as floats; a price must be positive, a size non-negative (0 deletes)."""
-    if type(raw) is not list:
-        raise MalformedMessage("book side is not a list")
-    out = []
-    for level in raw:
-        try:
-            price, size = level
-            p, q = float(price), float(size)
-        except (TypeError, ValueError):
-            raise MalformedMessage(f"bad book level {str(level)[:40]!r}") from None
-        if not (0.0 < p < _INF and 0.0 <= q < _INF):
-            raise MalformedMessage(f"book level out of range {str(level)[:40]!r}")
-        out.append((p, q))
-    return out
