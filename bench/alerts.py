@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import sys
@@ -141,6 +142,9 @@ async def _e2e_relay_clients(url: str, clients: int) -> list[Any]:
 
 def bench_end_to_end(n: int, clients: int, gap_s: float) -> None:
     """Replayed market messages -> pipeline -> detection -> outbox -> Discord receiver and relay clients."""
+    from virtuoso.app.engine import GIL_SWITCH_INTERVAL_S
+
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as Engine.start sets it for the process
     from tests.state_factories import ws_trade
     from virtuoso.app.pipeline import Pipeline
     from virtuoso.config import DetectionSettings
@@ -155,6 +159,8 @@ def bench_end_to_end(n: int, clients: int, gap_s: float) -> None:
         svc, bus = service(Path(d), discord={"webhook_url": r.url, "digest_window_s": 0}, relay={"port": 0})
         runner = DetectionRunner(DetectionSettings(), svc.settings.policy, symbols)
         pipeline = Pipeline(BybitParser(), MarketState(symbols, 900, 120), runner, bus, ManualClock())
+        gc.collect()
+        gc.freeze()  # as Engine.start does once everything is built, before data flows
         id_symbol: dict[str, str] = {}
         bus.subscribe_alerts("bench", lambda alerts: id_symbol.update({a.id: a.symbol for a in alerts}))
         started: dict[str, float] = {}

@@ -14,8 +14,10 @@ health through it and never touch an adapter.
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -39,6 +41,7 @@ _RECENT_ALERTS_MAX = 5_000
 # Sources that are not live: blocking them costs nothing, so they are never dropped. The live
 # Bybit source cannot wait (pybit's thread would stall and its socket fall behind): it drops and counts.
 SOURCES_THAT_CAN_WAIT = ("replay", "simulator")
+GIL_SWITCH_INTERVAL_S = 0.001
 
 class Engine:
     """Runs ingestion, state, detection, storage and delivery in background threads."""
@@ -84,7 +87,19 @@ class Engine:
             self._started = True
             Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
             logging.getLogger("virtuoso").addHandler(self._errors)
+            # The pipeline thread is CPU-bound (a detection second holds the GIL for milliseconds);
+            # with CPython's default 5 ms switch interval the delivery and relay threads wait
+            # whole intervals for it, which set the alert path's tail (bench/alerts.py). The
+            # process is ours: the engine is the composition root.
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
             self._build()
+            # Everything built so far (imported modules, the dashboard's libraries, reloaded
+            # history) lives as long as the process: take it out of the cyclic collector's full
+            # passes, which otherwise stop every thread for tens of ms (bench/alerts.py). Once per
+            # process: later engines (tests) must not pin earlier ones' objects.
+            if gc.get_freeze_count() == 0:
+                gc.collect()
+                gc.freeze()
             self._spawn("virtuoso-ingest", self._run_source)
             self._spawn("virtuoso-pipeline", self._run_pipeline)
             return self
