@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from virtuoso.domain.events import BookSummary, Event, Kline, Liquidation, Side, Ticker, Trade
+from virtuoso.ingest.bybit.book import Book
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _INF = math.inf
@@ -91,55 +91,8 @@ def _dict(value: Any) -> dict[str, Any]:
     return value
 
 
-@dataclass
-class _Side:
-    """One side of a book with its USD depth kept incrementally (re-summed now and then to stop drift)."""
-
-    is_bid: bool
-    levels: dict[float, float] = field(default_factory=dict)
-    depth_usd: float = 0.0
-    updates: int = 0
-    _best: float | None = None  # None: recompute on the next read
-
-    def best(self) -> float:
-        if self._best is None:
-            self._best = max(self.levels) if self.is_bid else min(self.levels)
-        return self._best
-
-    def apply(self, updates: list[tuple[float, float]]) -> None:
-        levels = self.levels
-        depth = self.depth_usd
-        best = self._best
-        for price, size in updates:
-            old = levels.get(price)
-            if old is not None:
-                depth -= price * old
-            if size == 0.0:
-                if levels.pop(price, None) is not None and price == best:
-                    best = None
-            else:
-                levels[price] = size
-                depth += price * size
-                if best is not None and (price > best if self.is_bid else price < best):
-                    best = price
-        self._best = best
-        self.updates += len(updates)
-        if self.updates >= _RESUM_EVERY:
-            self.updates = 0
-            depth = sum(p * q for p, q in levels.items())
-        self.depth_usd = depth
-
-
-_RESUM_EVERY = 5_000
 _FLOAT_CACHE_MAX = 65_536  # remembered decimal strings per parser (a few MB at most)
 _new = tuple.__new__  # builds an event NamedTuple from a full tuple of its fields
-
-
-@dataclass
-class _Book:
-    bids: _Side = field(default_factory=lambda: _Side(is_bid=True))
-    asks: _Side = field(default_factory=lambda: _Side(is_bid=False))
-    update_id: int = 0
 
 
 class BybitParser:
@@ -151,7 +104,7 @@ class BybitParser:
 
     def __init__(self) -> None:
         self._tickers: dict[str, dict[str, float]] = {}
-        self._books: dict[str, _Book] = {}
+        self._books: dict[str, Book] = {}
         self._routes: dict[str, tuple[Callable[[str, dict[str, Any], int], list[Event]], str]] = {}
         self._floats: dict[Any, float] = {}  # decimal string -> float, see _float
         self.messages = 0
@@ -394,7 +347,7 @@ class BybitParser:
         if kind == "snapshot" or update_id == 1 or book is None:
             if kind != "snapshot" and update_id != 1:
                 raise MalformedMessage("order book delta before any snapshot")
-            book = _Book()
+            book = Book()
             self._books[symbol] = book
         elif kind != "delta":
             raise MalformedMessage(f"unknown order book type {str(kind)[:20]!r}")
