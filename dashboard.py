@@ -47,7 +47,9 @@ OVERVIEW_COLUMNS = {
     "funding_pct": st.column_config.NumberColumn("Funding %", format="%+.4f%%"),
     "vol_vs_base": st.column_config.NumberColumn("Vol / base", format="%.2fx",
                                                  help="Last hour's volume over the median hourly volume"),
-    "score": st.column_config.ProgressColumn("Manipulation score", min_value=0, max_value=100, format="%.0f"),
+    "score": st.column_config.ProgressColumn(
+        "Score now", min_value=0, max_value=100, format="%.0f",
+        help="Composite manipulation score of the last second (0-100); flags stay listed for an hour"),
     "flags": st.column_config.TextColumn("Active flags (1 h)"),
     "worst": None,
     "trend": st.column_config.LineChartColumn("Last hour", width="medium"),
