@@ -142,10 +142,8 @@ async def _e2e_relay_clients(url: str, clients: int) -> list[Any]:
 
 def bench_end_to_end(n: int, clients: int, gap_s: float) -> None:
     """Replayed market messages -> pipeline -> detection -> outbox -> Discord receiver and relay clients."""
-    from virtuoso.app.engine import GIL_SWITCH_INTERVAL_S
-
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as Engine.start sets it for the process
     from tests.state_factories import ws_trade
+    from virtuoso.app.engine import GIL_SWITCH_INTERVAL_S
     from virtuoso.app.pipeline import Pipeline
     from virtuoso.config import DetectionSettings
     from virtuoso.detect.runner import DetectionRunner
@@ -153,6 +151,7 @@ def bench_end_to_end(n: int, clients: int, gap_s: float) -> None:
     from virtuoso.ingest.bybit.parse import BybitParser
     from virtuoso.state.market import MarketState
 
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as Engine.start sets it for the process
     symbols = [f"S{i:03d}USDT" for i in range(n)]
     t0 = 1_736_121_600_000
     with tempfile.TemporaryDirectory() as d, DiscordReceiver() as r:

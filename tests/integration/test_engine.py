@@ -180,10 +180,9 @@ def test_a_simulator_or_replay_source_waits_for_a_full_queue_instead_of_dropping
 
 def test_a_live_source_never_waits_it_drops_and_counts_when_the_pipeline_falls_behind(tmp_path):
     msgs = _flood(50_000)
-    engine = Engine(_settings(tmp_path, VIRTUOSO_STATE__QUEUE_MAX="1000"), source=_FloodSource("bybit", msgs),
-                    store=MemoryStore()).start()
+    source = _FloodSource("bybit", msgs)
+    engine = Engine(_settings(tmp_path, VIRTUOSO_STATE__QUEUE_MAX="1000"), source=source, store=MemoryStore()).start()
     try:
-        source = engine._source
         assert engine.wait_until(lambda e: source.emitted == len(msgs), 60)
         assert engine.wait_until(lambda e: e.health()["pipeline"]["queue_depth"] == 0, 30)
         h = engine.health()["pipeline"]

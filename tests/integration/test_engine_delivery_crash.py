@@ -16,7 +16,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
@@ -24,20 +23,12 @@ from pathlib import Path
 import pytest
 
 from tests.discord_receiver import DiscordReceiver
+from tests.integration.test_discord_sink import wait_for
 
 pytestmark = pytest.mark.slow
 
 SYMBOLS = "BTCUSDT,ETHUSDT,SOLUSDT"
 FOOTER_KEY = re.compile(r"id ([0-9a-f]+) · (\w+)")
-
-
-def _wait(cond, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
 
 
 def _keys(r: DiscordReceiver) -> list[str]:
@@ -89,7 +80,7 @@ def test_engine_killed_mid_run_with_a_faulty_discord_delivers_every_alert_after_
                "VIRTUOSO_RELAY__ENABLED": "false", "VIRTUOSO_TRADING__ENABLED": "false"}
         first = _engine(env, tmp_path)
         try:
-            assert _wait(lambda: len(_keys(r)) >= 5 and len(_outbox(db)[0]) >= 30, 120), "too few alerts"
+            assert wait_for(lambda: len(_keys(r)) >= 5 and len(_outbox(db)[0]) >= 30, 120), "too few alerts"
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(10)
@@ -104,7 +95,7 @@ def test_engine_killed_mid_run_with_a_faulty_discord_delivers_every_alert_after_
             def drained() -> bool:
                 k, sent = _outbox(db)
                 return _replay_finished(data) and k <= sent and set(_keys(r)) >= k
-            assert _wait(drained, 180), "the backlog did not drain after the restart"
+            assert wait_for(drained, 180), "the backlog did not drain after the restart"
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(60)

@@ -43,6 +43,7 @@ _RECENT_ALERTS_MAX = 5_000
 SOURCES_THAT_CAN_WAIT = ("replay", "simulator")
 GIL_SWITCH_INTERVAL_S = 0.001
 
+
 class Engine:
     """Runs ingestion, state, detection, storage and delivery in background threads."""
 

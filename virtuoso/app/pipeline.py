@@ -84,10 +84,7 @@ class Pipeline:
             if newest > self.last_event_ms:
                 self.last_event_ms = newest
                 self.last_lag_ms = events[0].ts_recv_ns / 1e6 - newest  # one message, one receive time
-            failed = self.state.apply_many(events)
-            self.events += len(events) - len(failed)
-            for ev in failed:
-                self._count_bad_event(ev)
+            self._apply_run(events)
             return
         # Events that cross a second boundary: apply them as runs that do not cross one, so
         # detection sees every second closed in order.

@@ -1,9 +1,10 @@
 """Per-symbol features the detectors read, computed the same way in streaming and backtest mode.
 
-A :class:`Features` holds plain floats (streaming: one symbol, one second) or numpy arrays
-(backtest: one symbol, one value per 1-minute bar). Every detector formula in ``virtuoso.detect``
-is written with numpy operations that accept both, so the live flags and the slider preview come
-from one definition.
+A :class:`Features` holds plain floats (streaming: one symbol, one second, built by
+:class:`virtuoso.detect.series.SecondSeries`) or numpy arrays (the runner stacks every symbol's
+second into one; the backtest has one value per 1-minute bar). Every detector formula in
+``virtuoso.detect`` is written with numpy operations on such arrays, so the live flags and the
+slider preview come from one definition.
 
 Windows (seconds in streaming, whole minutes in backtest): short 60 s, mid 300 s, long 900 s;
 open interest over ``oi_window_s``. Baselines come from closed 1-minute bars *before* the short
@@ -136,14 +137,3 @@ def oi_noise_pct(ois: np.ndarray, window_min: int) -> float:
     mad = _median(np.abs(chg - _median(chg)))
     return float(1.4826 * mad)
 
-
-def pct(new: Any, old: Any) -> Any:
-    """Percent change that is NaN (not an error) when the old value is missing or zero."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (np.asarray(new, dtype=float) / np.asarray(old, dtype=float) - 1.0) * 100.0
-
-
-def ratio(num: Any, den: Any) -> Any:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.asarray(num, dtype=float) / np.asarray(den, dtype=float)
-    return np.where(np.isfinite(out), out, 0.0) if np.ndim(out) else (float(out) if math.isfinite(out) else 0.0)

@@ -34,12 +34,6 @@ def score_for(level: float) -> float:
     return max(0.0, min(100.0, 50.0 + 25.0 * math.log2(level)))
 
 
-def clean(level: Any) -> float:
-    """A level as a plain float, NaN (not enough history) read as 0."""
-    x = float(level)
-    return x if math.isfinite(x) else 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class Reading:
     """One detector's view of one symbol at one time."""

@@ -26,8 +26,8 @@ from virtuoso.detect.registry import DETECTORS, MARKET_EXPLAINED
 from virtuoso.detect.series import SecondSeries
 from virtuoso.domain.alerts import Alert, AlertKind, Severity, episode_id
 
-PUMP_FOLLOW_S = 1_800
-_FEATURE_VALUES = attrgetter(*(f.name for f in dataclass_fields(Features)))  # how long after a pump opens its dump still escalates it
+PUMP_FOLLOW_S = 1_800  # how long after a pump opens its dump still escalates it
+_FEATURE_VALUES = attrgetter(*(f.name for f in dataclass_fields(Features)))
 
 
 class _Symbol:
@@ -113,7 +113,7 @@ class DetectionRunner:
         stacked = Features(*(np.array(col, dtype=float) for col in zip(*rows)))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             by_kind = [(kind, np.asarray(mod.level(stacked, th), dtype=float)) for kind, mod in DETECTORS.items()]
-        # As levels.clean: a NaN (not enough history) or infinite level reads as 0.
+        # A NaN (not enough history) or infinite level reads as 0.
         by_kind = [(kind, np.where(np.isfinite(lv), lv, 0.0)) for kind, lv in by_kind]
         for i, st in enumerate(active):
             st.levels = {kind: float(lv[i]) for kind, lv in by_kind}

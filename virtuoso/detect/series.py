@@ -18,7 +18,7 @@ _INF = math.inf
 
 
 def pct(new: float, old: float) -> float:
-    """Scalar :func:`virtuoso.detect.features.pct` with numpy's division semantics (x/0 is +-inf,
+    """Percent change from ``old`` to ``new`` with numpy's float division semantics (x/0 is +-inf,
     0/0 is NaN), in plain floats: numpy costs microseconds per scalar, and this runs 8 times per
     symbol per second."""
     try:
@@ -30,7 +30,7 @@ def pct(new: float, old: float) -> float:
 
 
 def ratio(num: float, den: float) -> float:
-    """Scalar :func:`virtuoso.detect.features.ratio`: 0 where the division is not finite."""
+    """``num / den``, 0 where the division is not finite (no baseline yet, or an empty one)."""
     try:
         out = num / den
     except (ZeroDivisionError, OverflowError):

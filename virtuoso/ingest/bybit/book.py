@@ -51,7 +51,6 @@ class BookSide:
         self.depth_usd = depth
 
 
-
 @dataclass
 class Book:
     """Both sides of one symbol's book and the last update id Bybit sent."""
