@@ -6,11 +6,13 @@ import threading
 import time
 from typing import Any, Iterator
 
+import orjson
 import pytest
 
 from tests.bybit_server import BybitServer, fast_env
 from virtuoso.config import load_settings
 from virtuoso.domain.clock import SystemClock
+from virtuoso.ingest.bybit.frames import Frame
 from virtuoso.ingest.bybit.source import BybitSource, probe
 from virtuoso.ingest.bybit.ws import LinearPublicStream
 
@@ -33,8 +35,9 @@ class Running:
         self._every = emit_error_every
         self.thread = threading.Thread(target=self.source.run, args=(self._emit, self.stop), name="virtuoso-ingest", daemon=True)
 
-    def _emit(self, msg: dict[str, Any], ts_recv_ns: int) -> None:
-        self.messages.append(msg)
+    def _emit(self, msg: Any, ts_recv_ns: int) -> None:
+        assert type(msg) is Frame  # the parser's fast path takes it as it is
+        self.messages.append(orjson.loads(msg.raw))
         if self._every and len(self.messages) % self._every == 0:
             raise RuntimeError("a broken consumer")
 

@@ -8,9 +8,11 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from virtuoso.domain.clock import ManualClock
+from virtuoso.ingest.bybit.frames import Frame
 from virtuoso.ingest.replay import BadLine, ReplaySource, iter_replay, read_meta
 
 META = {"op": "virtuoso_meta", "simulated": True, "seed": 42}
@@ -54,6 +56,15 @@ def test_bad_lines_are_counted_and_passed_on_for_the_parser_never_raised(tmp_pat
     assert list(skipping) == [*msgs(2), msgs(1)[0]] and skipping.malformed == 4
 
 
+def test_frames_mode_gives_the_same_messages_as_frames_and_the_same_bad_line_counts(tmp_path):
+    f = write(tmp_path / "f.jsonl", [META, *msgs(2), "{not json", "[1, 2]", META, msgs(1)[0]])
+    dicts, frames = iter_replay(f), iter_replay(f, frames=True)
+    as_dicts, as_frames = list(dicts), list(frames)
+    assert frames.meta == META and all(type(x) is Frame for x in as_frames if not isinstance(x, BadLine))
+    decoded = [orjson.loads(x.raw) if type(x) is Frame else x for x in as_frames]
+    assert decoded == as_dicts and frames.malformed == dicts.malformed == 2 and frames.messages == dicts.messages == 3
+
+
 def test_a_truncated_gzip_ends_the_stream_without_raising(tmp_path):
     data = gzip.compress("".join(json.dumps(m) + "\n" for m in msgs(2_000)).encode())
     f = tmp_path / "cut.jsonl.gz"
@@ -87,7 +98,8 @@ def test_replay_source_is_simulated_only_when_the_file_says_so(tmp_path):
     assert sim.name == real.name == "replay"
     assert sim.simulated is True and real.simulated is False
     got = collect(sim)
-    assert [m for m, _ in got] == msgs(3) and all(ns == clock.now_ns() for _, ns in got)
+    assert all(type(m) is Frame for m, _ in got)  # unpaced: frames for the parser's fast path
+    assert [orjson.loads(m.raw) for m, _ in got] == msgs(3) and all(ns == clock.now_ns() for _, ns in got)
     assert sim.health()["finished"] and sim.health()["messages"] == 3 and sim.health()["seed"] == 42
 
 

@@ -25,7 +25,7 @@ _EVENT_TS = attrgetter("ts_event_ms")
 
 
 class Parser(Protocol):
-    def parse(self, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]: ...
+    def parse(self, msg: Any, ts_recv_ns: int) -> list[Event]: ...
 
 
 class Detection(Protocol):
@@ -34,7 +34,7 @@ class Detection(Protocol):
 
 class StateSink(Protocol):
     def apply(self, event: Event) -> None: ...
-    def apply_many(self, events: Sequence[Event]) -> list[Any]: ...
+    def apply_many(self, events: Sequence[Event]) -> Sequence[Any]: ...
     def advance_to(self, ts_ms: int) -> None: ...
 
 
@@ -45,6 +45,8 @@ class Pipeline:
                  max_catchup_s: int = MAX_CATCHUP_S) -> None:
         self.parser = parser
         self.state = state
+        self._parse = parser.parse  # bound once: looked up for every message otherwise
+        self._apply_many = state.apply_many
         self.detection = detection
         self.bus = bus
         self.clock = clock
@@ -56,16 +58,16 @@ class Pipeline:
         self.detection_errors = 0
         self.seconds = 0
         self.last_event_ms = 0
-        self.last_lag_ms = 0.0
+        self._lag_recv_ns = 0  # receive time of the newest event; the lag is worked out when read
         self._sec_ms = -1  # start of the event-second now open; -1 before the first event
         self._rate_mark: tuple[int, int] | None = None  # (clock ns, messages) at the previous stats()
         self._msgs_per_s = 0.0
 
-    def on_message(self, msg: dict[str, Any], ts_recv_ns: int) -> None:
-        """Process one raw venue message; never raises."""
+    def on_message(self, msg: Any, ts_recv_ns: int) -> None:
+        """Process one venue message (a decoded dict or a raw frame, see the parser); never raises."""
         self.messages += 1
         try:
-            events = self.parser.parse(msg, ts_recv_ns)
+            events = self._parse(msg, ts_recv_ns)
         except Exception:  # the parser promises not to raise; count it if it does
             self.errors += 1
             if self.errors == 1 or self.errors % 10_000 == 0:
@@ -75,7 +77,8 @@ class Pipeline:
             return
         sec_end = self._sec_ms + 1000
         try:
-            newest = max(map(_EVENT_TS, events))
+            # Most messages hold one event; max() over a map costs more than the event itself.
+            newest = events[0].ts_event_ms if len(events) == 1 else max(map(_EVENT_TS, events))
             same_second = newest < sec_end
         except Exception:  # a malformed event: the careful path below counts it
             same_second = False
@@ -83,8 +86,11 @@ class Pipeline:
             # Fast path (nearly every message): every event in the open second, one state call.
             if newest > self.last_event_ms:
                 self.last_event_ms = newest
-                self.last_lag_ms = events[0].ts_recv_ns / 1e6 - newest  # one message, one receive time
-            self._apply_run(events)
+                self._lag_recv_ns = events[0].ts_recv_ns  # one message, one receive time
+            failed = self._apply_many(events)
+            self.events += len(events)
+            if failed:
+                self._count_failed(failed)
             return
         # Events that cross a second boundary: apply them as runs that do not cross one, so
         # detection sees every second closed in order.
@@ -101,7 +107,7 @@ class Pipeline:
                     sec_end = self._sec_ms + 1000
                 if ts > newest:
                     newest = ts
-                    self.last_lag_ms = ev.ts_recv_ns / 1e6 - ts
+                    self._lag_recv_ns = ev.ts_recv_ns
             except Exception:
                 self._count_bad_event(ev)
                 continue
@@ -112,7 +118,12 @@ class Pipeline:
 
     def _apply_run(self, events: list[Event]) -> None:
         failed = self.state.apply_many(events)
-        self.events += len(events) - len(failed)
+        self.events += len(events)
+        if failed:
+            self._count_failed(failed)
+
+    def _count_failed(self, failed: Sequence[Any]) -> None:
+        self.events -= len(failed)
         for ev in failed:
             self._count_bad_event(ev)
 
@@ -152,6 +163,11 @@ class Pipeline:
         """End of stream (replay): close the open second so its bars and detection run."""
         if self._sec_ms >= 0:
             self._tick(self._sec_ms + 1000)
+
+    @property
+    def last_lag_ms(self) -> float:
+        """Receive time minus exchange time of the newest event (ms; 0 before any event)."""
+        return self._lag_recv_ns / 1e6 - self.last_event_ms if self.last_event_ms else 0.0
 
     @property
     def malformed(self) -> int:

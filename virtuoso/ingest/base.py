@@ -1,8 +1,9 @@
 """The Source boundary: anything that produces raw Bybit v5 public messages.
 
 Every source (live Bybit through pybit, the simulator, a replay file) emits the *same* message
-format, Bybit v5 public WebSocket JSON already decoded to a dict, so all data goes through one
-parser. ``emit(message, ts_recv_ns)`` must be cheap and must not raise.
+format, Bybit v5 public WebSocket JSON, so all data goes through one parser: either decoded to a
+dict, or as a :class:`virtuoso.ingest.bybit.frames.Frame` (envelope decoded, the rest raw JSON for
+the parser's fast path). ``emit(message, ts_recv_ns)`` must be cheap and must not raise.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Protocol
 
-RawEmit = Callable[[dict[str, Any], int], None]
+RawEmit = Callable[[Any, int], None]  # (message dict or Frame, receive time ns)
 
 
 class Source(Protocol):

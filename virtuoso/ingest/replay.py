@@ -5,6 +5,10 @@ by ``virtuoso simulate`` starts with a meta line ``{"op": "virtuoso_meta", "simu
 "seed": ...}`` (the parser would count it as a control frame; the reader consumes it and exposes
 it as ``meta``), so a simulated stream stays labelled SIMULATED when it is replayed.
 
+With ``frames=True`` the reader yields each message as a
+:class:`virtuoso.ingest.bybit.frames.Frame` (its envelope decoded, the rest left as raw JSON for
+the parser's fast path) instead of a dict; replay without pacing reads files that way.
+
 Bad input never raises mid-stream: a line that is not a JSON object is counted
 (``malformed``) and passed on as a :class:`BadLine` (a ``str``), so the parser, the one place
 that counts malformed input for the pipeline summary, counts it too (``skip_bad=True`` drops
@@ -26,6 +30,7 @@ import orjson
 
 from virtuoso.domain.clock import Clock
 from virtuoso.ingest.base import RawEmit
+from virtuoso.ingest.bybit.frames import Frame, decode_frame
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +66,11 @@ def _open(path: Path) -> tuple[IO[bytes], IO[bytes]]:
 class ReplayReader:
     """Iterates the messages of one replay file; ``meta``, ``lines``, ``malformed``, ``truncated``."""
 
-    def __init__(self, path: Path | str, *, skip_bad: bool = False) -> None:
+    def __init__(self, path: Path | str, *, skip_bad: bool = False, frames: bool = False) -> None:
         self.path = Path(path)
         self.skip_bad = skip_bad
+        self.frames = frames
+        self._first_raw = b""
         self.meta: dict[str, Any] | None = None
         self.lines = 0
         self.messages = 0
@@ -79,6 +86,7 @@ class ReplayReader:
             if isinstance(item, dict) and item.get("op") == META_OP:
                 self.meta = item
                 return None
+            self._first_raw = raw
             return item
         return None
 
@@ -111,7 +119,10 @@ class ReplayReader:
         try:
             if self._first is not None:
                 self.messages += 1
-                yield self._first
+                yield decode_frame(self._first_raw) if self.frames and type(self._first) is dict else self._first
+            if self.frames:
+                yield from self._iter_frames()
+                return
             loads, decode_error = orjson.loads, orjson.JSONDecodeError
             for raw in self._lines():
                 try:
@@ -130,6 +141,19 @@ class ReplayReader:
         finally:
             self.close()
 
+    def _iter_frames(self) -> Iterator[Frame | BadLine]:
+        for raw in self._lines():
+            frame = decode_frame(raw)
+            if frame is not None:
+                if frame.envelope.op == META_OP:
+                    continue
+                self.messages += 1
+                yield frame
+                continue
+            self.malformed += 1
+            if not self.skip_bad:
+                yield BadLine(raw[:200].decode("utf-8", "replace").strip())
+
     def close(self) -> None:
         try:
             self._f.close()
@@ -147,12 +171,12 @@ def read_meta(path: Path | str) -> dict[str, Any] | None:
         reader.close()
 
 
-def iter_replay(path: Path | str, *, skip_bad: bool = False) -> ReplayReader:
+def iter_replay(path: Path | str, *, skip_bad: bool = False, frames: bool = False) -> ReplayReader:
     """Messages of a JSONL (or .gz) replay file in file order; see the module docstring.
 
     Opens the file now, so a missing or unreadable file raises ``OSError`` here, not later.
     """
-    return ReplayReader(path, skip_bad=skip_bad)
+    return ReplayReader(path, skip_bad=skip_bad, frames=frames)
 
 
 class ReplaySource:
@@ -179,7 +203,7 @@ class ReplaySource:
 
     def run(self, emit: RawEmit, stop: threading.Event) -> None:
         """Emit every message (bad lines too, for the parser to count) until the end or ``stop``."""
-        reader = iter_replay(self.path)
+        reader = iter_replay(self.path, frames=not self.pace)  # a paced replay reads the ts of dicts
         first_ts: int | None = None
         started = time.monotonic()
         now_ns = self.clock.now_ns

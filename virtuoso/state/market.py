@@ -34,6 +34,7 @@ from virtuoso.state.snapshot import SymbolSnapshot
 
 NAN = float("nan")
 _BUY = Side.BUY
+_NO_FAILURES: tuple[()] = ()  # what apply_many returns when every event applied
 
 
 class _Symbol:
@@ -90,13 +91,15 @@ class MarketState:
         if closed:
             self._emit(closed)
 
-    def apply_many(self, events: Sequence[Event]) -> list[Any]:
+    def apply_many(self, events: Sequence[Event]) -> Sequence[Any]:
         """Fold several events in order under one lock; returns the events that could not be applied.
 
         One venue message usually holds many trades, so this takes the lock once per message.
         """
         closed: list[Bar] = []
-        failed: list[Any] = []
+        failed: list[Any] | None = None  # made on the first failure: nearly every call has none
+        folded = 0  # trades folded in place below
+        newest = 0
         with self._lock:
             apply, syms = self._apply_locked, self._syms
             for event in events:
@@ -108,20 +111,37 @@ class MarketState:
                         acc = st.acc_1s if st is not None else None
                         ts = event.ts_event_ms
                         if acc is not None and acc.start_ms <= ts < acc.start_ms + 1000:
-                            self.events_applied += 1
                             if ts > st.last_event_ms:  # type: ignore[union-attr]
                                 st.last_event_ms = ts  # type: ignore[union-attr]
-                                if ts > self._last_event_ms:
-                                    self._last_event_ms = ts
-                            acc.add_trade(event.price, event.size, event.side is _BUY)
-                            st.last_price = event.price  # type: ignore[union-attr]
+                                if ts > newest:
+                                    newest = ts
+                            # BarAccumulator.add_trade, inlined: this runs for every public trade.
+                            price, size = event.price, event.size
+                            if price > acc.high:
+                                acc.high = price
+                            elif price < acc.low:
+                                acc.low = price
+                            acc.close = st.last_price = price  # type: ignore[union-attr]
+                            acc.trade_count += 1
+                            acc.volume += size
+                            acc.turnover += price * size
+                            if event.side is _BUY:
+                                acc.buy_volume += size
+                            else:
+                                acc.sell_volume += size
+                            folded += 1
                             continue
                     apply(event, closed)
                 except Exception:  # a bad event must not cost the good ones around it
+                    if failed is None:
+                        failed = []
                     failed.append(event)
+            self.events_applied += folded
+            if newest > self._last_event_ms:
+                self._last_event_ms = newest
         if closed:
             self._emit(closed)
-        return failed
+        return failed if failed is not None else _NO_FAILURES
 
     def _apply_locked(self, event: Event, closed: list[Bar]) -> None:
         """Fold one event; the caller holds ``self._lock`` and emits ``closed`` after releasing it."""

@@ -26,6 +26,7 @@ import orjson
 from virtuoso.app.logging_setup import configure_logging
 from virtuoso.config import Settings, SettingsError, load_settings
 from virtuoso.domain.clock import Clock, SystemClock
+from virtuoso.ingest.bybit.frames import Frame
 
 log = logging.getLogger("virtuoso.record")
 
@@ -91,14 +92,15 @@ def record_stream(
     clock = clock or SystemClock()
     stop = stop or threading.Event()
     source_stop = threading.Event()
-    inbox: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=settings.state.queue_max)
+    inbox: queue.Queue[bytes] = queue.Queue(maxsize=settings.state.queue_max)
     dropped = [0]
 
-    def emit(msg: dict[str, Any], _ts_recv_ns: int) -> None:
-        if "topic" not in msg:
+    def emit(msg: Any, _ts_recv_ns: int) -> None:
+        line = _record_line(msg)
+        if line is None:
             return
         try:
-            inbox.put_nowait(msg)
+            inbox.put_nowait(line)
         except queue.Full:
             dropped[0] += 1
 
@@ -126,12 +128,25 @@ def record_stream(
     }
 
 
-def _drain(inbox: "queue.Queue[dict[str, Any]]", f: IO[bytes], timeout_s: float) -> int:
+def _record_line(msg: Any) -> bytes | None:
+    """The JSONL line for a data message (a frame's bytes as Bybit sent them), None for control frames."""
+    if type(msg) is Frame:
+        if not isinstance(msg.envelope.topic, str):
+            return None
+        raw = msg.raw.encode() if isinstance(msg.raw, str) else msg.raw
+        # Bybit's frames are one line; anything else is re-encoded so the file stays JSONL.
+        return raw if b"\n" not in raw and b"\r" not in raw else orjson.dumps(orjson.loads(raw))
+    if isinstance(msg, dict) and "topic" in msg:
+        return orjson.dumps(msg)
+    return None
+
+
+def _drain(inbox: "queue.Queue[bytes]", f: IO[bytes], timeout_s: float) -> int:
     lines: list[bytes] = []
     try:
-        lines.append(orjson.dumps(inbox.get(timeout=timeout_s) if timeout_s > 0 else inbox.get_nowait()))
+        lines.append(inbox.get(timeout=timeout_s) if timeout_s > 0 else inbox.get_nowait())
         while True:
-            lines.append(orjson.dumps(inbox.get_nowait()))
+            lines.append(inbox.get_nowait())
     except queue.Empty:
         pass
     if lines:

@@ -22,6 +22,7 @@ from virtuoso.alerting.bus import AlertBus
 from virtuoso.config import Settings, SettingsError, load_settings
 from virtuoso.domain.alerts import Alert
 from virtuoso.domain.clock import ManualClock
+from virtuoso.ingest.bybit.frames import Frame
 
 # The symbol is the last dotted part of a public topic: tickers.BTCUSDT, orderbook.50.BTCUSDT.
 _TOPIC_SYMBOL = re.compile(rb'"topic"\s*:\s*"[A-Za-z]+(?:\.[0-9]+)?\.([A-Z0-9]+)"')
@@ -78,7 +79,7 @@ def symbols_in_file(path: Path) -> list[str]:
 def _default_reader(path: Path) -> Iterable[Any]:
     from virtuoso.ingest.replay import iter_replay
 
-    return iter_replay(path)
+    return iter_replay(path, frames=True)
 
 
 def _default_parser() -> Any:
@@ -155,8 +156,12 @@ def replay_file(
 
 
 def _unpack(item: Any) -> tuple[Any, int]:
-    """Reader items are a message dict, or ``(message, ts_recv_ns)``; receive time defaults to ``ts``."""
-    if isinstance(item, tuple) and len(item) == 2:
+    """Reader items are a message (a dict or a frame), or ``(message, ts_recv_ns)``; receive time
+    defaults to the message's ``ts``."""
+    if type(item) is Frame:
+        ts = item.envelope.ts
+    elif isinstance(item, tuple) and len(item) == 2:
         return item[0], int(item[1] or 0)
-    ts = item.get("ts") if isinstance(item, dict) else None
+    else:
+        ts = item.get("ts") if isinstance(item, dict) else None
     return item, int(ts) * 1_000_000 if isinstance(ts, int) and ts > 0 else 0

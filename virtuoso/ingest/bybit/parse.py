@@ -7,6 +7,12 @@ I/O, and never raises: a message it cannot read is counted (``malformed``), a to
 know is counted (``unknown``), and control frames (subscribe acks, pongs) are counted as
 ``control``.
 
+Messages arrive either decoded (dicts, from the simulator) or as raw frames
+(:class:`~virtuoso.ingest.bybit.frames.Frame`, from Bybit and replay files): a frame of a busy
+topic is read from typed rows decoded by ``msgspec``, and anything those rows do not describe
+exactly goes the dict way, so both give the same events (tests/property/test_parse_properties.py).
+The seldom topics (liquidations, klines) are in :mod:`virtuoso.ingest.bybit.rare_topics`.
+
 Reference: https://bybit-exchange.github.io/docs/v5/websocket/public/ticker (and the sibling
 pages for trade, all-liquidation, orderbook and kline).
 """
@@ -17,78 +23,28 @@ import math
 import re
 from typing import Any, Callable
 
-from virtuoso.domain.events import BookSummary, Event, Kline, Liquidation, Side, Ticker, Trade
+import msgspec
+import orjson
+
+from virtuoso.domain.events import BookSummary, Event, Ticker, Trade
+from virtuoso.ingest.bybit import frames, rare_topics
 from virtuoso.ingest.bybit.book import Book
+from virtuoso.ingest.bybit.checks import SIDES, MalformedMessage, as_dict, ms
+from virtuoso.ingest.bybit.frames import TICKER_ATTRS, BookEnvelope, Envelope, Frame, TickerEnvelope, TradesEnvelope
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _INF = math.inf
 _MAX_TS_MS = 10**14
 _MAX_ROUTES = 10_000
-_SIDES = {"Buy": Side.BUY, "Sell": Side.SELL}
 
-# Ticker wire field -> Ticker attribute. Deltas carry only the fields that changed.
-_TICKER_FIELDS = {
-    "lastPrice": "last_price",
-    "markPrice": "mark_price",
-    "indexPrice": "index_price",
-    "openInterest": "open_interest",
-    "openInterestValue": "open_interest_value",
-    "fundingRate": "funding_rate",
-    "nextFundingTime": "next_funding_ms",
-    "volume24h": "volume_24h",
-    "turnover24h": "turnover_24h",
-    "bid1Price": "bid_price",
-    "bid1Size": "bid_size",
-    "ask1Price": "ask_price",
-    "ask1Size": "ask_size",
-}
-
-
-class MalformedMessage(ValueError):
-    """A message that names a known topic but whose content cannot be read."""
-
-
-def _num(value: Any, *, positive: bool = False) -> float:
-    """Bybit sends numbers as strings; reject anything that is not a finite number."""
-    if isinstance(value, bool):
-        raise MalformedMessage(f"boolean where a number was expected: {value!r}")
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise MalformedMessage(f"not a number: {value!r}") from None
-    if not math.isfinite(x) or x < 0 or (positive and x == 0):
-        raise MalformedMessage(f"out of range: {value!r}")
-    return x
-
-
-def _ms(value: Any) -> int:
-    if isinstance(value, bool):
-        raise MalformedMessage(f"boolean where a timestamp was expected: {value!r}")
-    try:
-        ts = int(value)
-    except (TypeError, ValueError):
-        raise MalformedMessage(f"not a timestamp: {value!r}") from None
-    if not 0 < ts < 10**14:
-        raise MalformedMessage(f"timestamp out of range: {value!r}")
-    return ts
-
-
-def _symbol(value: Any) -> str:
-    if not isinstance(value, str) or not SYMBOL_RE.match(value):
-        raise MalformedMessage(f"bad symbol: {str(value)[:40]!r}")
-    return value
-
-
-def _list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise MalformedMessage("data is not a list")
-    return value
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise MalformedMessage("data is not an object")
-    return value
+# Ticker wire field -> its index in a merged ticker (TICKER_ATTRS order). Deltas carry only the
+# fields that changed; a merged ticker is a list of floats, NaN for fields never seen.
+_TICKER_FIELDS = {wire: i for i, wire in enumerate(frames.TickerRow.__struct_fields__[:len(TICKER_ATTRS)])}
+_NO_TICKER = (math.nan,) * len(TICKER_ATTRS)
+_TICKER_INDEXES = range(len(TICKER_ATTRS))
+_FUNDING = TICKER_ATTRS.index("funding_rate")
+_NEXT_FUNDING = TICKER_ATTRS.index("next_funding_ms")
+_UNSET = msgspec.UNSET
 
 
 _FLOAT_CACHE_MAX = 65_536  # remembered decimal strings per parser (a few MB at most)
@@ -96,16 +52,18 @@ _new = tuple.__new__  # builds an event NamedTuple from a full tuple of its fiel
 
 
 class BybitParser:
-    """Turns decoded Bybit v5 public messages into events; one instance per stream.
+    """Turns Bybit v5 public messages (decoded dicts or raw frames) into events; one instance per stream.
 
     Counters (``messages``, ``events``, ``malformed``, ``unknown``, ``control``) feed the health page.
     ``last_error`` holds the reason for the most recent malformed message.
     """
 
     def __init__(self) -> None:
-        self._tickers: dict[str, dict[str, float]] = {}
+        self._tickers: dict[str, list[float]] = {}  # merged tickers, TICKER_ATTRS order
         self._books: dict[str, Book] = {}
         self._routes: dict[str, tuple[Callable[[str, dict[str, Any], int], list[Event]], str]] = {}
+        # Topic -> (frame fast path, symbol); learnt from the first message of a topic (dict path).
+        self._fast_routes: dict[str, tuple[Callable[[str, Envelope, int], list[Event] | None], str]] = {}
         self._floats: dict[Any, float] = {}  # decimal string -> float, see _float
         self.messages = 0
         self.events = 0
@@ -116,14 +74,38 @@ class BybitParser:
         self._handlers: dict[str, Callable[[str, dict[str, Any], int], list[Event]]] = {
             "tickers": self._ticker,
             "publicTrade": self._trades,
-            "allLiquidation": self._liquidations,
-            "liquidation": self._legacy_liquidation,
+            "allLiquidation": rare_topics.liquidations,
+            "liquidation": rare_topics.legacy_liquidation,
             "orderbook": self._orderbook,
-            "kline": self._kline,
+            "kline": rare_topics.klines,
+        }
+        # Frame fast paths: return the events, or None to send the frame the dict way.
+        self._fast: dict[str, Callable[[str, Envelope, int], list[Event] | None]] = {
+            "tickers": self._fast_ticker,
+            "publicTrade": self._fast_trades,
+            "orderbook": self._fast_orderbook,
         }
 
     def parse(self, msg: Any, ts_recv_ns: int) -> list[Event]:
-        """Events in ``msg`` (possibly none). Never raises."""
+        """Events in ``msg`` (possibly none): a decoded message dict, or a :class:`Frame`. Never raises.
+
+        A frame takes the fast path (:mod:`virtuoso.ingest.bybit.frames`) when its topic is one it
+        knows and every value is as expected; otherwise it is decoded whole and read as a dict.
+        """
+        if type(msg) is Frame:
+            env = msg[0]
+            topic = env.topic
+            fast = self._fast_routes.get(topic) if type(topic) is str else None
+            if fast is not None:
+                try:
+                    events = fast[0](fast[1], env, ts_recv_ns)
+                except MalformedMessage:  # raised before any state changed: the dict path says why
+                    events = None
+                if events is not None:
+                    self.messages += 1
+                    self.events += len(events)
+                    return events
+            msg = _decode_whole(msg)
         self.messages += 1
         if not isinstance(msg, dict):
             return self._bad("message is not a JSON object")
@@ -146,6 +128,9 @@ class BybitParser:
             route = (handler, parts[-1])
             if len(self._routes) < _MAX_ROUTES:  # bounded: hostile topics cannot grow it forever
                 self._routes[topic] = route
+                fast = self._fast.get(parts[0])
+                if fast is not None:
+                    self._fast_routes[topic] = (fast, parts[-1])
         handler, symbol = route
         try:
             events = handler(symbol, msg, ts_recv_ns)
@@ -206,52 +191,67 @@ class BybitParser:
         A delta carries only the changed fields, so a delta before any snapshot yields a ticker
         only once a last price is known; fields never seen are NaN.
         """
-        data = _dict(msg.get("data"))
+        data = as_dict(msg.get("data"))
         if data.get("symbol", symbol) != symbol:
             raise MalformedMessage("data.symbol does not match the topic")
-        ts = _ms(msg.get("ts"))
-        if msg.get("type") == "snapshot" or symbol not in self._tickers:
-            merged: dict[str, float] = {}
-        else:
-            merged = dict(self._tickers[symbol])
+        ts = ms(msg.get("ts"))
+        merged = self._merge_base(symbol, msg.get("type"))
         fields = _TICKER_FIELDS
         cached, parse_float = self._floats.get, self._float
         for wire, value in data.items():
-            attr = fields.get(wire)
-            if attr is None or value == "" or value is None:
+            i = fields.get(wire)
+            if i is None or value == "" or value is None:
                 continue
             try:
                 x = cached(value) or parse_float(value)
             except (TypeError, ValueError):
                 raise MalformedMessage(f"{wire}: not a number: {str(value)[:20]!r}") from None
             # Only the funding rate may be negative; nothing may be NaN or infinite.
-            if not (0.0 <= x < _INF or (attr == "funding_rate" and -_INF < x < 0.0)):
+            if not (0.0 <= x < _INF or (i == _FUNDING and -_INF < x < 0.0)):
                 raise MalformedMessage(f"{wire}: out of range: {str(value)[:20]!r}")
-            merged[attr] = x
+            merged[i] = x
+        return self._ticker_event(symbol, ts, ts_recv_ns, merged)
+
+    def _fast_ticker(self, symbol: str, env: Any, ts_recv_ns: int) -> list[Event] | None:
+        """:meth:`_ticker` for a frame whose values all decoded as expected (None: take the dict path)."""
+        ts = env.ts
+        if type(ts) is not int or not 0 < ts < _MAX_TS_MS:
+            return None
+        kind = type(env)
+        if kind is TickerEnvelope:
+            row = env.data
+        elif kind is Envelope:
+            try:
+                row = frames.TICKER.decode(env.data)
+            except frames.DecodeFailed:
+                return None
+        else:
+            return None
+        if row.symbol is not _UNSET and row.symbol != symbol:
+            return None
+        merged = self._merge_base(symbol, env.type)
+        # Ranges were checked by the decoder; zip stops before ``symbol``, the row's last field.
+        for i, x in zip(_TICKER_INDEXES, msgspec.structs.astuple(row)):
+            if x is not None:
+                merged[i] = x
+        return self._ticker_event(symbol, ts, ts_recv_ns, merged)
+
+    def _merge_base(self, symbol: str, kind: Any) -> list[float]:
+        """A copy of the merged ticker a delta applies to (all NaN for a snapshot or the first one)."""
+        prev = self._tickers.get(symbol)
+        if kind == "snapshot" or prev is None:
+            return list(_NO_TICKER)
+        return prev.copy()
+
+    def _ticker_event(self, symbol: str, ts: int, ts_recv_ns: int, merged: list[float]) -> list[Event]:
+        """Keep ``merged`` as the symbol's ticker; emit it once a last price is known."""
         self._tickers[symbol] = merged
-        if "last_price" not in merged:
+        if merged[0] != merged[0]:  # no last price yet
             return []
-        nan = math.nan
-        return [
-            Ticker(
-                symbol=symbol,
-                ts_event_ms=ts,
-                ts_recv_ns=ts_recv_ns,
-                last_price=merged["last_price"],
-                mark_price=merged.get("mark_price", nan),
-                index_price=merged.get("index_price", nan),
-                open_interest=merged.get("open_interest", nan),
-                open_interest_value=merged.get("open_interest_value", nan),
-                funding_rate=merged.get("funding_rate", nan),
-                next_funding_ms=int(merged.get("next_funding_ms", 0)),
-                volume_24h=merged.get("volume_24h", nan),
-                turnover_24h=merged.get("turnover_24h", nan),
-                bid_price=merged.get("bid_price", nan),
-                bid_size=merged.get("bid_size", nan),
-                ask_price=merged.get("ask_price", nan),
-                ask_size=merged.get("ask_size", nan),
-            )
-        ]
+        next_funding = merged[_NEXT_FUNDING]
+        return [_new(Ticker, (symbol, ts, ts_recv_ns, *merged[:_NEXT_FUNDING],
+                              int(next_funding) if next_funding == next_funding else 0,
+                              *merged[_NEXT_FUNDING + 1:]))]
 
     def _trades(self, symbol: str, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]:
         """Public trades, several per message.
@@ -272,7 +272,7 @@ class BybitParser:
         for t in data:
             # Inline conversions: this loop runs for every public trade (see bench/ingest.py).
             try:
-                side = _SIDES[t["S"]]
+                side = SIDES[t["S"]]
                 p, v = t["p"], t["v"]
                 price = cached(p) or parse_float(p)
                 size = cached(v) or parse_float(v)
@@ -291,35 +291,26 @@ class BybitParser:
             append(_new(Trade, (symbol, ts, ts_recv_ns, price, size, side, trade_id, t.get("BT") is True)))
         return out
 
-    def _liquidations(self, symbol: str, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]:
-        """All liquidations; ``S`` is the side of the liquidated position (Buy = a long).
-
-        Sample (Bybit v5 docs)::
-
-            {"topic": "allLiquidation.ROSEUSDT", "type": "snapshot", "ts": 1739502303204,
-             "data": [{"T": 1739502302929, "s": "ROSEUSDT", "S": "Sell", "v": "20000",
-                       "p": "0.04499"}]}
-        """
+    def _fast_trades(self, symbol: str, env: Any, ts_recv_ns: int) -> list[Event] | None:
+        """:meth:`_trades` for a frame whose trades all decoded as expected (None: take the dict path)."""
+        kind = type(env)
+        if kind is TradesEnvelope:
+            rows = env.data
+        elif kind is Envelope:
+            try:
+                rows = frames.TRADES.decode(env.data)
+            except frames.DecodeFailed:
+                return None
+        else:  # a one-pass guess that does not fit the topic (duplicate "topic" members)
+            return None
         out: list[Event] = []
-        for item in _list(msg.get("data")):
-            item = _dict(item)
-            if item.get("s", symbol) != symbol:
-                raise MalformedMessage("liquidation symbol does not match the topic")
-            out.append(self._liquidation(symbol, item, item.get("T"), ts_recv_ns))
+        append = out.append
+        for t in rows:  # price, size and id ranges already checked by the decoder
+            ts = t.T
+            if not (type(ts) is int and 0 < ts < _MAX_TS_MS and (t.s is _UNSET or t.s == symbol)):
+                return None
+            append(_new(Trade, (symbol, ts, ts_recv_ns, t.p, t.v, t.S, t.i, t.BT is True)))
         return out
-
-    def _legacy_liquidation(self, symbol: str, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]:
-        """The retired ``liquidation`` topic (one object, ``updatedTime``), kept for old recordings."""
-        item = _dict(msg.get("data"))
-        return [self._liquidation(symbol, {"S": item.get("side"), "v": item.get("size"), "p": item.get("price")},
-                                  item.get("updatedTime", msg.get("ts")), ts_recv_ns)]
-
-    @staticmethod
-    def _liquidation(symbol: str, item: dict[str, Any], ts: Any, ts_recv_ns: int) -> Liquidation:
-        side = _SIDES.get(item.get("S"))
-        if side is None:
-            raise MalformedMessage("bad liquidation side")
-        return Liquidation(symbol, _ms(ts), ts_recv_ns, _num(item["p"], positive=True), _num(item["v"], positive=True), side)
 
     def _orderbook(self, symbol: str, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]:
         """Order book snapshot or delta; emits the top of book and depth within the kept levels.
@@ -334,15 +325,39 @@ class BybitParser:
 
         Size "0" in a delta deletes the level. ``u == 1`` (or a new snapshot) resets the book.
         """
-        data = _dict(msg.get("data"))
+        data = as_dict(msg.get("data"))
         if data.get("s", symbol) != symbol:
             raise MalformedMessage("book symbol does not match the topic")
-        ts = _ms(msg.get("ts"))
-        kind = msg.get("type")
+        ts = ms(msg.get("ts"))
         update_id = int(data.get("u", 0))
         # Read every level before touching the book, so a bad message leaves it as it was.
         bid_updates = self._levels(data.get("b", []))
         ask_updates = self._levels(data.get("a", []))
+        return self._book_update(symbol, msg.get("type"), update_id, bid_updates, ask_updates, ts, ts_recv_ns)
+
+    def _fast_orderbook(self, symbol: str, env: Any, ts_recv_ns: int) -> list[Event] | None:
+        """:meth:`_orderbook` for a frame whose levels all decoded as expected (None: take the dict path)."""
+        ts = env.ts
+        if type(ts) is not int or not 0 < ts < _MAX_TS_MS:
+            return None
+        kind = type(env)
+        if kind is BookEnvelope:
+            row = env.data
+        elif kind is Envelope:
+            try:
+                row = frames.BOOK.decode(env.data)
+            except frames.DecodeFailed:
+                return None
+        else:
+            return None
+        update_id = row.u  # level ranges already checked by the decoder
+        if type(update_id) is not int or (row.s is not _UNSET and row.s != symbol):
+            return None
+        return self._book_update(symbol, env.type, update_id, row.b, row.a, ts, ts_recv_ns)
+
+    def _book_update(self, symbol: str, kind: Any, update_id: int, bid_updates: list[tuple[float, float]],
+                     ask_updates: list[tuple[float, float]], ts: int, ts_recv_ns: int) -> list[Event]:
+        """Apply checked level updates; raises (before any change) for a delta the book cannot take."""
         book = self._books.get(symbol)
         if kind == "snapshot" or update_id == 1 or book is None:
             if kind != "snapshot" and update_id != 1:
@@ -354,15 +369,14 @@ class BybitParser:
         book.bids.apply(bid_updates)
         book.asks.apply(ask_updates)
         book.update_id = update_id
-        bids, asks = book.bids.levels, book.asks.levels
-        if not bids or not asks:
+        bids, asks = book.bids, book.asks
+        if not bids.prices or not asks.prices:
             return []
-        best_bid = book.bids.best()
-        best_ask = book.asks.best()
-        return [
-            BookSummary(symbol, ts, ts_recv_ns, best_bid, bids[best_bid], best_ask, asks[best_ask],
-                        max(book.bids.depth_usd, 0.0), max(book.asks.depth_usd, 0.0))
-        ]
+        best_bid, best_ask = bids.best(), asks.best()
+        bid_depth, ask_depth = bids.depth_usd, asks.depth_usd
+        return [_new(BookSummary, (symbol, ts, ts_recv_ns, best_bid, bids.levels[best_bid], best_ask,
+                                   asks.levels[best_ask], bid_depth if bid_depth > 0.0 else 0.0,
+                                   ask_depth if ask_depth > 0.0 else 0.0))]
 
     def _levels(self, raw: Any) -> list[tuple[float, float]]:
         """``[[price, size], ...]`` as floats; a price must be positive, a size non-negative (0 deletes)."""
@@ -382,52 +396,10 @@ class BybitParser:
             out.append((p, q))
         return out
 
-    def _kline(self, symbol: str, msg: dict[str, Any], ts_recv_ns: int) -> list[Event]:
-        """Klines (``kline.{interval}.{symbol}``).
 
-        Sample (Bybit v5 docs)::
-
-            {"topic": "kline.5.BTCUSDT", "type": "snapshot", "ts": 1672324988882,
-             "data": [{"start": 1672324800000, "end": 1672325099999, "interval": "5",
-                       "open": "16649.5", "close": "16677", "high": "16677", "low": "16608",
-                       "volume": "2.081", "turnover": "34666.4005", "confirm": false,
-                       "timestamp": 1672324988882}]}
-        """
-        out: list[Event] = []
-        for k in _list(msg.get("data")):
-            k = _dict(k)
-            interval = str(k.get("interval", ""))
-            if not interval.isdigit():
-                raise MalformedMessage(f"unsupported kline interval {interval[:10]!r}")
-            out.append(
-                Kline(
-                    symbol=symbol,
-                    ts_event_ms=_ms(k.get("timestamp", msg.get("ts"))),
-                    ts_recv_ns=ts_recv_ns,
-                    start_ms=_ms(k["start"]),
-                    interval_s=int(interval) * 60,
-                    open=_num(k["open"], positive=True),
-                    high=_num(k["high"], positive=True),
-                    low=_num(k["low"], positive=True),
-                    close=_num(k["close"], positive=True),
-                    volume=_num(k["volume"]),
-                    turnover=_num(k["turnover"]),
-                    confirm=bool(k.get("confirm", False)),
-                )
-            )
-        return out
-
-
-def _signed(value: Any) -> float:
-    """Funding rates may be negative; still reject non-numbers and non-finite values."""
-    if isinstance(value, bool):
-        raise MalformedMessage("boolean funding rate")
+def _decode_whole(frame: Frame) -> Any:
+    """The frame as a dict for the dict path (None, counted as malformed there, if orjson refuses it)."""
     try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise MalformedMessage(f"not a number: {value!r}") from None
-    if not math.isfinite(x):
-        raise MalformedMessage(f"out of range: {value!r}")
-    return x
-
-
+        return orjson.loads(frame.raw)
+    except orjson.JSONDecodeError:
+        return None

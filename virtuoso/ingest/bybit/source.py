@@ -2,9 +2,10 @@
 
 ``BybitSource.run(emit, stop)`` is the engine's ingestion thread: it runs the
 :class:`~virtuoso.ingest.bybit.supervisor.Supervisor` loop there, while pybit's own threads read
-the socket. Every frame is decoded once, here, into a fresh dict (Bybit's raw snapshot/delta
-message, never pybit's merged and reused dict) and emitted with ``clock.now_ns()``; frames that
-are not JSON objects are counted as malformed and skipped. A worker thread backfills 1-minute
+the socket. Every frame (Bybit's raw snapshot/delta message, never pybit's merged and reused
+dict) is emitted as a :class:`~virtuoso.ingest.bybit.frames.Frame`, its envelope decoded here and
+the rest by the parser's fast path, with ``clock.now_ns()``; frames that are not JSON objects are
+counted as malformed and skipped. A worker thread backfills 1-minute
 history over REST at start and after each gap, and hands it to ``on_history``.
 
 ``probe(settings, timeout_s)`` answers "is Bybit's public WebSocket there?" for
@@ -27,6 +28,7 @@ from virtuoso.domain.bars import Bar
 from virtuoso.domain.clock import Clock
 from virtuoso.ingest.base import RawEmit
 from virtuoso.ingest.bybit.backfill import MINUTE_MS, Backfiller
+from virtuoso.ingest.bybit.frames import decode_frame
 from virtuoso.ingest.bybit.rest import BybitRest
 from virtuoso.ingest.bybit.supervisor import Backoff, Gap, Supervisor
 from virtuoso.ingest.bybit.topics import topics_for
@@ -111,15 +113,12 @@ class _Link:
     def on_frame(self, raw: str | bytes) -> None:
         ts_recv_ns = self._clock.now_ns()
         self.messages += 1
-        try:
-            msg = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+        # Emitted as a frame: the parser's fast path decodes it straight into typed rows.
+        msg = decode_frame(raw)
+        if msg is None:
             self.malformed += 1
             return
-        if not isinstance(msg, dict):
-            self.malformed += 1
-            return
-        topic = msg.get("topic")
+        topic = msg.envelope.topic
         if isinstance(topic, str):
             ts_ms = ts_recv_ns // 1_000_000
             self.data_messages += 1
@@ -135,7 +134,11 @@ class _Link:
                 else:
                     self._rate.append((sec, 1))
         else:
-            self._control(msg)
+            try:
+                self._control(orjson.loads(raw))
+            except orjson.JSONDecodeError:  # msgspec read it; orjson may still refuse (lone surrogates)
+                self.malformed += 1
+                return
         emit = self._emit_ref[0]
         if emit is None:
             return
