@@ -36,13 +36,18 @@ Finite = Annotated[float, msgspec.Meta(ge=-_MAX, le=_MAX)]
 TradeId = Annotated[str, msgspec.Meta(max_length=64)]
 
 
-class Envelope(msgspec.Struct, gc=False):
-    """The members every public message has; ``data`` stays undecoded until its topic is known."""
+class _Head(msgspec.Struct, gc=False):
+    """The members every public message has besides ``data``."""
 
     topic: Any = None
     op: Any = None  # control frames (subscribe acks, pongs) and a replay file's meta line
     type: Any = None
     ts: Any = None
+
+
+class Envelope(_Head, gc=False):
+    """A frame whose ``data`` stays undecoded until its topic is known."""
+
     data: msgspec.Raw = msgspec.Raw()
 
 
@@ -103,34 +108,22 @@ class BookRow(msgspec.Struct, gc=False):
     u: Any = 0
 
 
-class TradesEnvelope(msgspec.Struct, gc=False):
+class TradesEnvelope(_Head, kw_only=True, gc=False):
     """A ``publicTrade`` frame decoded in one pass (see :func:`decode_frame`)."""
 
     data: list[TradeRow]
-    topic: Any = None
-    op: Any = None
-    type: Any = None
-    ts: Any = None
 
 
-class TickerEnvelope(msgspec.Struct, gc=False):
+class TickerEnvelope(_Head, kw_only=True, gc=False):
     """A ``tickers`` frame decoded in one pass."""
 
     data: TickerRow
-    topic: Any = None
-    op: Any = None
-    type: Any = None
-    ts: Any = None
 
 
-class BookEnvelope(msgspec.Struct, gc=False):
+class BookEnvelope(_Head, kw_only=True, gc=False):
     """An ``orderbook`` frame decoded in one pass."""
 
     data: BookRow
-    topic: Any = None
-    op: Any = None
-    type: Any = None
-    ts: Any = None
 
 
 _ENVELOPE = msgspec.json.Decoder(Envelope)
@@ -167,3 +160,17 @@ def decode_frame(raw: bytes | str) -> Frame | None:
         return _new(Frame, (_ENVELOPE.decode(raw), raw))
     except DecodeFailed:
         return None
+
+
+def typed_data(envelope: Any, one_pass: type, decoder: msgspec.json.Decoder) -> Any:
+    """The frame's ``data`` as typed rows: already there in a ``one_pass`` envelope, or decoded now
+    from a plain one; None when it does not fit (the parser then takes the dict path)."""
+    kind = type(envelope)
+    if kind is one_pass:
+        return envelope.data
+    if kind is Envelope:  # else a one-pass guess that does not fit the topic (duplicate "topic" members)
+        try:
+            return decoder.decode(envelope.data)
+        except DecodeFailed:
+            return None
+    return None

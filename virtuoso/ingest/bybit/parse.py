@@ -30,7 +30,7 @@ from virtuoso.domain.events import BookSummary, Event, Ticker, Trade
 from virtuoso.ingest.bybit import frames, rare_topics
 from virtuoso.ingest.bybit.book import Book
 from virtuoso.ingest.bybit.checks import SIDES, MalformedMessage, as_dict, ms
-from virtuoso.ingest.bybit.frames import TICKER_ATTRS, BookEnvelope, Envelope, Frame, TickerEnvelope, TradesEnvelope
+from virtuoso.ingest.bybit.frames import TICKER_ATTRS, BookEnvelope, Frame, TickerEnvelope, TradesEnvelope, typed_data
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _INF = math.inf
@@ -46,6 +46,9 @@ _FUNDING = TICKER_ATTRS.index("funding_rate")
 _NEXT_FUNDING = TICKER_ATTRS.index("next_funding_ms")
 _UNSET = msgspec.UNSET
 
+
+# A frame fast path: (symbol, envelope, receive time) -> events, or None to take the dict path.
+FastPath = Callable[[str, Any, int], "list[Event] | None"]
 
 _FLOAT_CACHE_MAX = 65_536  # remembered decimal strings per parser (a few MB at most)
 _new = tuple.__new__  # builds an event NamedTuple from a full tuple of its fields
@@ -63,7 +66,7 @@ class BybitParser:
         self._books: dict[str, Book] = {}
         self._routes: dict[str, tuple[Callable[[str, dict[str, Any], int], list[Event]], str]] = {}
         # Topic -> (frame fast path, symbol); learnt from the first message of a topic (dict path).
-        self._fast_routes: dict[str, tuple[Callable[[str, Envelope, int], list[Event] | None], str]] = {}
+        self._fast_routes: dict[str, tuple[FastPath, str]] = {}
         self._floats: dict[Any, float] = {}  # decimal string -> float, see _float
         self.messages = 0
         self.events = 0
@@ -80,7 +83,7 @@ class BybitParser:
             "kline": rare_topics.klines,
         }
         # Frame fast paths: return the events, or None to send the frame the dict way.
-        self._fast: dict[str, Callable[[str, Envelope, int], list[Event] | None]] = {
+        self._fast: dict[str, FastPath] = {
             "tickers": self._fast_ticker,
             "publicTrade": self._fast_trades,
             "orderbook": self._fast_orderbook,
@@ -217,15 +220,8 @@ class BybitParser:
         ts = env.ts
         if type(ts) is not int or not 0 < ts < _MAX_TS_MS:
             return None
-        kind = type(env)
-        if kind is TickerEnvelope:
-            row = env.data
-        elif kind is Envelope:
-            try:
-                row = frames.TICKER.decode(env.data)
-            except frames.DecodeFailed:
-                return None
-        else:
+        row = typed_data(env, TickerEnvelope, frames.TICKER)
+        if row is None:
             return None
         if row.symbol is not _UNSET and row.symbol != symbol:
             return None
@@ -293,15 +289,8 @@ class BybitParser:
 
     def _fast_trades(self, symbol: str, env: Any, ts_recv_ns: int) -> list[Event] | None:
         """:meth:`_trades` for a frame whose trades all decoded as expected (None: take the dict path)."""
-        kind = type(env)
-        if kind is TradesEnvelope:
-            rows = env.data
-        elif kind is Envelope:
-            try:
-                rows = frames.TRADES.decode(env.data)
-            except frames.DecodeFailed:
-                return None
-        else:  # a one-pass guess that does not fit the topic (duplicate "topic" members)
+        rows = typed_data(env, TradesEnvelope, frames.TRADES)
+        if rows is None:
             return None
         out: list[Event] = []
         append = out.append
@@ -340,15 +329,8 @@ class BybitParser:
         ts = env.ts
         if type(ts) is not int or not 0 < ts < _MAX_TS_MS:
             return None
-        kind = type(env)
-        if kind is BookEnvelope:
-            row = env.data
-        elif kind is Envelope:
-            try:
-                row = frames.BOOK.decode(env.data)
-            except frames.DecodeFailed:
-                return None
-        else:
+        row = typed_data(env, BookEnvelope, frames.BOOK)
+        if row is None:
             return None
         update_id = row.u  # level ranges already checked by the decoder
         if type(update_id) is not int or (row.s is not _UNSET and row.s != symbol):
