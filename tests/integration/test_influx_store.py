@@ -51,7 +51,7 @@ def bar(symbol: str, i: int, **kw) -> Bar:
 
 
 def same_bar(a: Bar, b: Bar) -> bool:
-    for name in Bar.__slots__:
+    for name in Bar._fields:
         x, y = getattr(a, name), getattr(b, name)
         if isinstance(x, float) and math.isnan(x):
             if not (isinstance(y, float) and math.isnan(y)):

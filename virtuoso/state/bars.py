@@ -11,6 +11,7 @@ from __future__ import annotations
 from virtuoso.domain.bars import Bar
 
 NAN = float("nan")
+_new = tuple.__new__
 
 
 class BarAccumulator:
@@ -64,11 +65,14 @@ class BarAccumulator:
         self.short_liq_volume += bar.short_liq_volume
 
     def to_bar(self, open_interest: float, funding_rate: float, simulated: bool) -> Bar:
-        return Bar(
+        """The interval so far as a frozen bar."""
+        # tuple.__new__ with every field skips the NamedTuple's Python-level __new__ (once per
+        # symbol and second).
+        return _new(Bar, (
             self.symbol, self.start_ms, self.interval_ms // 1000, self.open, self.high, self.low, self.close,
             self.volume, self.turnover, self.trade_count, self.buy_volume, self.sell_volume,
             open_interest, funding_rate, self.long_liq_volume, self.short_liq_volume, simulated,
-        )
+        ))
 
 
 def flat_bar(symbol: str, start_ms: int, interval_s: int, price: float, open_interest: float,
