@@ -5,7 +5,9 @@ while the level is at least ``exit_ratio`` (hysteresis: a value wobbling around 
 one episode, not ten). Within an episode the alert is re-raised, with the same id, only when its
 severity rises. After an episode opened, a new one on the same symbol and kind waits
 ``cooldown_s``. A market-wide move (at least ``market_wide_fraction`` of a watchlist of three or
-more moving the same way beyond three sigmas) demotes the flags it explains to info.
+more moving the same way beyond two sigmas) demotes the flags it explains to info; such an episode
+starts no cooldown (:meth:`EpisodePolicy.waive_cooldown`), so the symbol's own move right after
+the market's is still flagged.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class _Episode:
     active: bool = False
     start_ms: int = -1
     rank: int = -1
+    cooldown: bool = True
 
 
 class EpisodePolicy:
@@ -59,10 +62,17 @@ class EpisodePolicy:
             return None
         if level < 1.0:
             return None
-        if ep.start_ms >= 0 and ts_ms < ep.start_ms + self.settings.cooldown_s * 1000:
+        if ep.start_ms >= 0 and ep.cooldown and ts_ms < ep.start_ms + self.settings.cooldown_s * 1000:
             return None
-        ep.active, ep.start_ms, ep.rank = True, ts_ms, severity.rank
+        ep.active, ep.start_ms, ep.rank, ep.cooldown = True, ts_ms, severity.rank, True
         return Decision("new", ts_ms, severity)
+
+    def waive_cooldown(self, symbol: str, kind: str) -> None:
+        """The latest episode was explained away (a market-wide move): once it ends, the next one
+        may open at once. Hysteresis still holds while it lasts, so it is one episode, not many."""
+        ep = self._state.get((symbol, kind))
+        if ep is not None:
+            ep.cooldown = False
 
     def escalate(self, symbol: str, kind: str, severity: Severity) -> Decision | None:
         """Raise the severity of the latest episode from outside (pump -> dump), once per level."""
