@@ -125,7 +125,7 @@ class DetectionSettings(_Section):
     """Thresholds of the detectors. Defaults are the 'balanced' preset."""
 
     oi_window_s: int = threshold(300, unit="s", lo=60, hi=3_600, step=60, doc="Window for open-interest change.")
-    oi_surge_pct: float = threshold(1.5, unit="%", lo=0.5, hi=20.0, step=0.5, doc="OI change that raises oi_surge.")
+    oi_surge_pct: float = threshold(0.5, unit="%", lo=0.1, hi=20.0, step=0.1, doc="OI change that raises oi_surge.")
     volume_spike_ratio: float = threshold(5.0, unit="x", lo=1.5, hi=50.0, step=0.5, doc="Volume over its robust baseline.")
     volume_baseline_min: int = threshold(60, unit="min", lo=15, hi=1_440, step=15, doc="Baseline length for volume.")
     price_move_sigma: float = threshold(6.0, unit="sigma", lo=2.0, hi=20.0, step=0.5, doc="Return over realised volatility.")

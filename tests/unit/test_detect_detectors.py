@@ -61,9 +61,14 @@ def test_divergence_catches_shorts_crowding_in_and_short_covering() -> None:
 
 
 def test_pump_needs_a_rise_while_rising_and_a_volume_surge() -> None:
-    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_mid=6.0) >= 1.0
-    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_mid=1.2) < 1.0
-    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=-0.5, vol_ratio_mid=6.0) == 0.0
+    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_fast=6.0, vol_ratio_mid=6.0) >= 1.0
+    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_fast=1.2, vol_ratio_mid=1.2) < 1.0
+    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=-0.5, vol_ratio_fast=6.0, vol_ratio_mid=6.0) == 0.0
+
+
+def test_pump_opens_on_the_fast_volume_window_but_not_on_one_print() -> None:
+    assert lv(pump_and_dump, rise_pct=1.5, ret_short_pct=0.5, vol_ratio_fast=4.5, vol_ratio_mid=2.5) >= 1.0
+    assert lv(pump_and_dump, rise_pct=1.5, ret_short_pct=0.5, vol_ratio_fast=9.0, vol_ratio_mid=1.2) < 1.0
     assert pump_and_dump.retrace_frac(100.0, 110.0, 104.0) == pytest.approx(0.6)
 
 
