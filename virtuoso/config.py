@@ -144,6 +144,7 @@ class AlertPolicySettings(_Section):
     cooldown_s: int = Field(900, ge=0, le=86_400, description="Quiet time per symbol and kind after an alert.")
     exit_ratio: float = Field(0.7, gt=0, le=1, description="Hysteresis: an episode ends below this share of the enter level.")
     market_wide_fraction: float = Field(0.6, gt=0, le=1, description="Share of the watchlist moving together that demotes symbol flags.")
+    market_wide_max_ratio: float = Field(3.0, ge=1, le=100, description="A symbol moving more than this many times the market's median mover is not demoted.")
 
 
 class DiscordSettings(_Section):

@@ -59,3 +59,9 @@ def test_most_of_the_watchlist_moving_together_is_market_wide() -> None:
     assert market_wide_symbols(moving, watchlist_size=5, fraction=0.6) == {"A", "B", "C"}
     assert market_wide_symbols({"A": 1.0}, watchlist_size=5, fraction=0.6) == set()
     assert market_wide_symbols({"A": 1.0, "B": 1.0}, watchlist_size=2, fraction=0.5) == set()  # too few to tell
+
+
+def test_a_mover_far_beyond_the_markets_median_mover_is_not_explained_by_it() -> None:
+    moving = {"A": -7.0, "B": -0.4, "C": -0.45, "D": 0.3}
+    assert market_wide_symbols(moving, watchlist_size=5, fraction=0.6, max_ratio=3.0) == {"B", "C"}
+    assert market_wide_symbols(moving, watchlist_size=5, fraction=0.6) == {"A", "B", "C"}  # no ratio: all of them

@@ -14,6 +14,7 @@ pump's dump escalation) make live alerts earlier, not different in kind; the agr
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -153,7 +154,7 @@ def backtest_flags(bars_by_symbol: Mapping[str, Sequence[Bar]], thresholds: Dete
     with np.errstate(invalid="ignore", divide="ignore"):
         levels = {kind: np.nan_to_num(np.asarray(mod.level(f, thresholds), dtype=float), nan=0.0, posinf=0.0)
                   for kind, mod in DETECTORS.items()}
-    demoted = _market_wide(f, len(bars_by_symbol), policy.market_wide_fraction)
+    demoted = _market_wide(f, len(bars_by_symbol), policy.market_wide_fraction, policy.market_wide_max_ratio)
     flags: list[Flag] = []
     for kind, lv in levels.items():
         if demoted is not None and kind in MARKET_EXPLAINED:
@@ -187,12 +188,22 @@ def _episodes(symbol: str, kind: AlertKind, ends: np.ndarray, level: np.ndarray,
     return out
 
 
-def _market_wide(f: Features, watchlist: int, fraction: float) -> np.ndarray | None:
-    """Mask (minutes x symbols) of symbols moving with a market-wide move, or None."""
+def _market_wide(f: Features, watchlist: int, fraction: float, max_ratio: float = np.inf) -> np.ndarray | None:
+    """Mask (minutes x symbols) of symbols moving with a market-wide move, or None (as
+    ``alerting.policy.market_wide_symbols``: movers at most ``max_ratio`` times the median mover)."""
     if watchlist < MIN_SYMBOLS_FOR_MARKET_WIDE:
         return None
     sign = np.asarray(f.market_moving, dtype=float)
+    with np.errstate(invalid="ignore"):
+        size = np.nan_to_num(np.fmax(np.abs(f.ret_short_pct), np.abs(f.ret_mid_pct)), nan=0.0)
     need = fraction * watchlist
-    up = (sign > 0).sum(axis=1, keepdims=True) >= need
-    down = (sign < 0).sum(axis=1, keepdims=True) >= need
-    return ((sign > 0) & up) | ((sign < 0) & down)
+    out = np.zeros(sign.shape, dtype=bool)
+    for movers in (sign > 0, sign < 0):
+        wide = movers.sum(axis=1, keepdims=True) >= need
+        if not wide.any():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # rows without movers: all-NaN median
+            typical = np.nanmedian(np.where(movers, size, np.nan), axis=1, keepdims=True)
+        out |= movers & wide & (size <= max_ratio * typical)
+    return out

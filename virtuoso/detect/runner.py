@@ -84,10 +84,14 @@ class DetectionRunner:
             assert f is not None
             active.append(st)
             if f.market_moving:
-                moving[symbol] = f.market_moving
+                # Signed size of the move (%), on the window the price_move detector reads too.
+                moving[symbol] = f.market_moving * max(abs(f.ret_short_pct), abs(f.ret_mid_pct))
         if active:
             self._levels(active, th)
-        demoted = market_wide_symbols(moving, len(self._sym), self.policy_settings.market_wide_fraction)
+        ps = self.policy_settings
+        demoted = market_wide_symbols(moving, len(self._sym), ps.market_wide_fraction, ps.market_wide_max_ratio)
+        # Moving with a market-wide move but far more than it: no longer explained by the market.
+        broke_away = market_wide_symbols(moving, len(self._sym), ps.market_wide_fraction) - demoted
         alerts: list[Alert] = []
         for symbol, st in self._sym.items():
             if st.features is None:
@@ -96,7 +100,8 @@ class DetectionRunner:
                 sev = severity_for(level)
                 decision = self.policy.step(symbol, kind.value, level, sev, ts_ms)
                 if decision is not None:
-                    wide = self._market_wide(symbol, kind, decision, symbol in demoted and kind in MARKET_EXPLAINED)
+                    wide = self._market_wide(symbol, kind, decision, symbol in demoted and kind in MARKET_EXPLAINED,
+                                             symbol in broke_away)
                     alerts.append(self._alert(symbol, kind, decision, level, ts_ms, wide))
                     if kind is AlertKind.PUMP_AND_DUMP and decision.event == "new":
                         low = min(st.series.close[-(LONG_S + 1):])
@@ -106,8 +111,9 @@ class DetectionRunner:
                 alerts.append(pump)
         return alerts
 
-    def _market_wide(self, symbol: str, kind: AlertKind, d: Decision, wide_now: bool) -> bool:
-        """Whether this alert is demoted: its episode opened during a market-wide move, or this is it."""
+    def _market_wide(self, symbol: str, kind: AlertKind, d: Decision, wide_now: bool, broke_away: bool) -> bool:
+        """Whether this alert is demoted: its episode opened during a market-wide move (unless the
+        symbol has since broken away from it: a crash that began with the market's dip), or this is it."""
         key = (symbol, kind)
         if d.event == "new":
             if wide_now:
@@ -116,7 +122,7 @@ class DetectionRunner:
             else:
                 self._explained.pop(key, None)
             return wide_now
-        return wide_now or self._explained.get(key) == d.episode_start_ms
+        return wide_now or (not broke_away and self._explained.get(key) == d.episode_start_ms)
 
     @staticmethod
     def _levels(active: list[_Symbol], th: DetectionSettings) -> None:
