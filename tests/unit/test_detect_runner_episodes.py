@@ -63,6 +63,21 @@ def test_a_market_wide_jump_is_info_and_does_not_hold_back_the_symbols_own_move_
     assert (own[0].ts_event_ms - T0) // 1000 == OWN_S + 1
 
 
+def dip_then_crash(sym: str, s: int) -> tuple[float, float]:
+    """Every symbol dips 1 %; three seconds later BTC alone falls on to -6 %."""
+    if sym == "BTCUSDT" and s >= MARKET_S + 3:
+        return 0.94, 1.0
+    return (0.99 if s >= MARKET_S else 1.0), 1.0
+
+
+def test_a_crash_that_began_with_the_markets_dip_is_flagged_once_it_breaks_away() -> None:
+    moves = [a for a in replay(SYMBOLS, dip_then_crash, MARKET_S + 60) if a.kind.value == "price_move"]
+    btc = [a for a in moves if a.symbol == "BTCUSDT"]
+    assert btc[0].severity.value == "info" and btc[-1].severity.value == "critical"
+    assert len({a.id for a in btc}) == 1  # the same episode, now no longer the market's
+    assert all(a.severity.value == "info" for a in moves if a.symbol != "BTCUSDT")
+
+
 PUMP_S = 150 * 60
 
 

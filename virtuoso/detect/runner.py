@@ -63,7 +63,8 @@ class DetectionRunner:
         # a large watchlist no longer recomputes them all in one second, the alert path's worst case.
         self._sym = {s: _Symbol((i % 60) * 1000) for i, s in enumerate(self.symbols)}
         # (symbol, kind) -> start of the episode a market-wide move explained: its escalations
-        # (and a pump's dump) stay demoted even when the market's move has faded by then.
+        # (and a pump's dump) stay demoted even when the market's move has faded by then, unless
+        # the symbol breaks away from the market (moves far more than its median mover).
         self._explained: dict[tuple[str, AlertKind], int] = {}
 
     def set_thresholds(self, thresholds: DetectionSettings) -> None:
