@@ -125,7 +125,7 @@ class DetectionSettings(_Section):
     """Thresholds of the detectors. Defaults are the 'balanced' preset."""
 
     oi_window_s: int = threshold(300, unit="s", lo=60, hi=3_600, step=60, doc="Window for open-interest change.")
-    oi_surge_pct: float = threshold(1.5, unit="%", lo=0.5, hi=20.0, step=0.5, doc="OI change that raises oi_surge.")
+    oi_surge_pct: float = threshold(0.5, unit="%", lo=0.1, hi=20.0, step=0.1, doc="OI change that raises oi_surge.")
     volume_spike_ratio: float = threshold(5.0, unit="x", lo=1.5, hi=50.0, step=0.5, doc="Volume over its robust baseline.")
     volume_baseline_min: int = threshold(60, unit="min", lo=15, hi=1_440, step=15, doc="Baseline length for volume.")
     price_move_sigma: float = threshold(6.0, unit="sigma", lo=2.0, hi=20.0, step=0.5, doc="Return over realised volatility.")
@@ -144,6 +144,7 @@ class AlertPolicySettings(_Section):
     cooldown_s: int = Field(900, ge=0, le=86_400, description="Quiet time per symbol and kind after an alert.")
     exit_ratio: float = Field(0.7, gt=0, le=1, description="Hysteresis: an episode ends below this share of the enter level.")
     market_wide_fraction: float = Field(0.6, gt=0, le=1, description="Share of the watchlist moving together that demotes symbol flags.")
+    market_wide_max_ratio: float = Field(3.0, ge=1, le=100, description="A symbol moving more than this many times the market's median mover is not demoted.")
 
 
 class DiscordSettings(_Section):

@@ -47,3 +47,26 @@ def test_clipped_mean_uses_numpys_90th_percentile(values: list[float]) -> None:
     a = np.array(values, dtype=float)
     expected = float(np.minimum(a, np.percentile(a, 90)).mean())
     assert abs(features.clipped_mean(a) - expected) <= 1e-9 * max(1.0, abs(expected))
+
+
+def test_one_huge_return_does_not_blind_the_volatility_for_a_quarter_hour() -> None:
+    rng = np.random.default_rng(1)
+    closes = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, 130)))
+    calm = features.realised_sigma_pct(closes)
+    jumped = closes.copy()
+    jumped[-5:] *= 1.2  # a 20 % jump four minutes ago
+    assert features.realised_sigma_pct(jumped) < 2.0 * calm
+
+
+def test_a_busy_quarter_hour_raises_the_volatility_at_once() -> None:
+    rng = np.random.default_rng(2)
+    r = np.concatenate([rng.normal(0.0, 0.001, 115), rng.normal(0.0, 0.003, 15)])
+    closes = 100.0 * np.exp(np.cumsum(r))
+    assert features.realised_sigma_pct(closes) > 0.2  # about 0.3 %, not the calm 0.1 %
+
+
+def test_a_symbol_moves_with_the_market_on_either_window_and_in_its_direction() -> None:
+    assert features.moving_sign(0.5, 0.1, 0.1) == 1.0  # 5 sigma within the minute
+    assert features.moving_sign(-0.1, -0.6, 0.1) == -1.0  # 2.7 sigma of five minutes
+    assert features.moving_sign(0.1, 0.2, 0.1) == 0.0
+    assert features.moving_sign(0.5, 0.1, float("nan")) == 0.0

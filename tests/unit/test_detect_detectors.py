@@ -40,23 +40,35 @@ def test_volume_spike_needs_both_the_fast_window_and_two_minutes() -> None:
 
 
 def test_oi_surge_uses_the_larger_of_the_threshold_and_the_symbols_own_noise() -> None:
-    assert lv(oi_surge, oi_chg_pct=3.0) >= 1.0
-    assert lv(oi_surge, oi_chg_pct=3.0, oi_noise_pct=1.0) < 1.0  # this coin's OI churns 1 % anyway
-    assert lv(oi_surge, oi_chg_pct=3.0, ret_long_pct=-2.0) == 0.0  # falling price: that is divergence
+    rising = dict(oi_chg_pct=3.0, oi_chg_short_pct=1.0)
+    assert lv(oi_surge, **rising) >= 1.0
+    assert lv(oi_surge, **rising, oi_noise_pct=1.0) < 1.0  # this coin's OI churns 1 % anyway
+    assert lv(oi_surge, **rising, ret_long_pct=-2.0) == 0.0  # falling price: that is divergence
+
+
+def test_oi_surge_is_quiet_once_open_interest_has_stopped_rising() -> None:
+    assert lv(oi_surge, oi_chg_pct=3.0, oi_chg_short_pct=0.6) >= 1.0
+    assert lv(oi_surge, oi_chg_pct=3.0, oi_chg_short_pct=0.02) < 1.0  # the window still remembers the surge
 
 
 def test_divergence_catches_shorts_crowding_in_and_short_covering() -> None:
-    crowding = dict(oi_chg_long_pct=2.0, oi_chg_pct=1.0, ret_long_pct=-0.8)
-    covering = dict(oi_chg_long_pct=-2.0, oi_chg_pct=-1.0, ret_long_pct=0.8)
+    crowding = dict(oi_chg_long_pct=2.0, oi_chg_pct=1.0, oi_chg_short_pct=0.3, ret_long_pct=-0.8)
+    covering = dict(oi_chg_long_pct=-2.0, oi_chg_pct=-1.0, oi_chg_short_pct=-0.3, ret_long_pct=0.8)
     assert lv(divergence, **crowding) >= 1.0 and lv(divergence, **covering) >= 1.0
-    assert lv(divergence, oi_chg_long_pct=2.0, oi_chg_pct=1.0, ret_long_pct=0.1) < 1.0  # price flat: not divergence
-    assert lv(divergence, oi_chg_long_pct=2.0, oi_chg_pct=0.0, ret_long_pct=-0.8) < 1.0  # OI no longer moving
+    assert lv(divergence, **{**crowding, "ret_long_pct": 0.1}) < 1.0  # price flat: not divergence
+    assert lv(divergence, **{**crowding, "oi_chg_pct": 0.0}) < 1.0  # OI no longer moving
+    assert lv(divergence, **{**crowding, "oi_chg_short_pct": 0.0}) < 1.0  # ... not even in the last minute
 
 
 def test_pump_needs_a_rise_while_rising_and_a_volume_surge() -> None:
-    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_mid=6.0) >= 1.0
-    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_mid=1.2) < 1.0
-    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=-0.5, vol_ratio_mid=6.0) == 0.0
+    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_fast=6.0, vol_ratio_mid=6.0) >= 1.0
+    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=0.5, vol_ratio_fast=1.2, vol_ratio_mid=1.2) < 1.0
+    assert lv(pump_and_dump, rise_pct=3.0, ret_short_pct=-0.5, vol_ratio_fast=6.0, vol_ratio_mid=6.0) == 0.0
+
+
+def test_pump_opens_on_the_fast_volume_window_but_not_on_one_print() -> None:
+    assert lv(pump_and_dump, rise_pct=1.5, ret_short_pct=0.5, vol_ratio_fast=4.5, vol_ratio_mid=2.5) >= 1.0
+    assert lv(pump_and_dump, rise_pct=1.5, ret_short_pct=0.5, vol_ratio_fast=9.0, vol_ratio_mid=1.2) < 1.0
     assert pump_and_dump.retrace_frac(100.0, 110.0, 104.0) == pytest.approx(0.6)
 
 

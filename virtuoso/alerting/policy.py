@@ -5,11 +5,15 @@ while the level is at least ``exit_ratio`` (hysteresis: a value wobbling around 
 one episode, not ten). Within an episode the alert is re-raised, with the same id, only when its
 severity rises. After an episode opened, a new one on the same symbol and kind waits
 ``cooldown_s``. A market-wide move (at least ``market_wide_fraction`` of a watchlist of three or
-more moving the same way beyond three sigmas) demotes the flags it explains to info.
+more moving the same way beyond two sigmas) demotes the flags it explains to info; such an episode
+starts no cooldown (:meth:`EpisodePolicy.waive_cooldown`), so the symbol's own move right after
+the market's is still flagged.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -33,6 +37,7 @@ class _Episode:
     active: bool = False
     start_ms: int = -1
     rank: int = -1
+    cooldown: bool = True
 
 
 class EpisodePolicy:
@@ -59,10 +64,17 @@ class EpisodePolicy:
             return None
         if level < 1.0:
             return None
-        if ep.start_ms >= 0 and ts_ms < ep.start_ms + self.settings.cooldown_s * 1000:
+        if ep.start_ms >= 0 and ep.cooldown and ts_ms < ep.start_ms + self.settings.cooldown_s * 1000:
             return None
-        ep.active, ep.start_ms, ep.rank = True, ts_ms, severity.rank
+        ep.active, ep.start_ms, ep.rank, ep.cooldown = True, ts_ms, severity.rank, True
         return Decision("new", ts_ms, severity)
+
+    def waive_cooldown(self, symbol: str, kind: str) -> None:
+        """The latest episode was explained away (a market-wide move): once it ends, the next one
+        may open at once. Hysteresis still holds while it lasts, so it is one episode, not many."""
+        ep = self._state.get((symbol, kind))
+        if ep is not None:
+            ep.cooldown = False
 
     def escalate(self, symbol: str, kind: str, severity: Severity) -> Decision | None:
         """Raise the severity of the latest episode from outside (pump -> dump), once per level."""
@@ -77,16 +89,19 @@ class EpisodePolicy:
         return bool(ep and ep.active)
 
 
-def market_wide_symbols(moving: Mapping[str, float], watchlist_size: int, fraction: float) -> set[str]:
-    """Symbols whose move is part of a market-wide move, from ``symbol -> signed move`` of movers."""
+def market_wide_symbols(moving: Mapping[str, float], watchlist_size: int, fraction: float,
+                        max_ratio: float = math.inf) -> set[str]:
+    """Symbols whose move is part of a market-wide move, from ``symbol -> signed move (%)`` of movers.
+
+    A mover whose move is more than ``max_ratio`` times the median mover's (same direction) is
+    not explained by the market: a 7 % crash while two other coins drift 0.3 % is its own event.
+    """
     if watchlist_size < MIN_SYMBOLS_FOR_MARKET_WIDE:
         return set()
-    up = {s for s, r in moving.items() if r > 0}
-    down = {s for s, r in moving.items() if r < 0}
     need = fraction * watchlist_size
     out: set[str] = set()
-    if len(up) >= need:
-        out |= up
-    if len(down) >= need:
-        out |= down
+    for side in ({s: r for s, r in moving.items() if r > 0}, {s: -r for s, r in moving.items() if r < 0}):
+        if len(side) >= need:
+            typical = statistics.median(side.values())
+            out |= {s for s, r in side.items() if r <= max_ratio * typical}
     return out

@@ -14,6 +14,7 @@ pump's dump escalation) make live alerts earlier, not different in kind; the agr
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -24,7 +25,14 @@ import pandas as pd
 
 from virtuoso.alerting.policy import MIN_SYMBOLS_FOR_MARKET_WIDE
 from virtuoso.config import AlertPolicySettings, DetectionSettings
-from virtuoso.detect.features import RECENT_SIGMA_BARS, SIGMA_BARS, MIN_SIGMA_PCT, Features
+from virtuoso.detect.features import (
+    MIN_SIGMA_PCT,
+    RECENT_CLIP_SIGMAS,
+    RECENT_SIGMA_BARS,
+    SIGMA_BARS,
+    Features,
+    moving_sign,
+)
 from virtuoso.detect.levels import score_for, severity_for
 from virtuoso.detect.registry import DETECTORS, MARKET_EXPLAINED
 from virtuoso.domain.alerts import AlertKind, Severity
@@ -56,7 +64,7 @@ def minute_features(bars_by_symbol: Mapping[str, Sequence[Bar]], th: DetectionSe
                           (b.long_liq_volume + b.short_liq_volume) * b.close) for b in bars], dtype=float)
         frames[symbol] = pd.DataFrame(rows[:, 1:], index=rows[:, 0].astype(np.int64), columns=["c", "v", "oi", "liq"])
     if not frames:
-        return np.empty(0, dtype=np.int64), [], Features(*([np.empty((0, 0))] * 14), market_moving=np.empty((0, 0), bool))
+        return np.empty(0, dtype=np.int64), [], Features(*([np.empty((0, 0))] * 16))
     wide = pd.concat(frames, axis=1).sort_index()
     wide = wide[~wide.index.duplicated(keep="last")]
     c, v, oi, liq = (wide.xs(k, axis=1, level=1) for k in ("c", "v", "oi", "liq"))
@@ -74,9 +82,11 @@ def minute_features(bars_by_symbol: Mapping[str, Sequence[Bar]], th: DetectionSe
     base = np.maximum(med, 0.2 * mean).shift(lag)
     r = np.log(c.where(c > 0)).diff() * 100.0
     r_med = _rolling_median(r, SIGMA_BARS, 3)
-    mad_sigma = 1.4826 * _rolling_median((r - r_med).abs(), SIGMA_BARS, 3)
-    recent = r.rolling(RECENT_SIGMA_BARS, min_periods=3).std(ddof=0)
-    sigma = np.maximum(np.maximum(mad_sigma, recent), MIN_SIGMA_PCT).shift(lag)
+    mad_sigma = np.maximum(1.4826 * _rolling_median((r - r_med).abs(), SIGMA_BARS, 3), MIN_SIGMA_PCT)
+    # The recent deviation on returns clipped at RECENT_CLIP_SIGMAS of the robust sigma ending at the
+    # same bar, as features.realised_sigma_pct does (each return clipped by the newest bar's sigma).
+    recent = _rolling_clipped_std(r, RECENT_CLIP_SIGMAS * mad_sigma, RECENT_SIGMA_BARS)
+    sigma = np.maximum(mad_sigma, recent).shift(lag)
     oi_chg = pd.DataFrame(pct(oi, oi.shift(oi_w)), index=oi.index, columns=oi.columns)
     noise = 1.4826 * _rolling_median((oi_chg - _rolling_median(oi_chg, base_n, 3)).abs(), base_n, 3)
     liq_cap = liq.rolling(base_n, min_periods=1).quantile(0.9)
@@ -85,13 +95,12 @@ def minute_features(bars_by_symbol: Mapping[str, Sequence[Bar]], th: DetectionSe
     with np.errstate(divide="ignore", invalid="ignore"):
         vol_fast = (v / base).to_numpy()
         vol_mid = ((v + v.shift(1)) / (2.0 * base)).to_numpy()
+    ret_short = pct(c, c.shift(1))
     ret_mid = pct(c, c.shift(5))
     sig = sigma.to_numpy()
-    with np.errstate(invalid="ignore"):
-        moving = np.nan_to_num(np.abs(ret_mid) >= 3.0 * sig * np.sqrt(5.0), nan=0.0).astype(bool)
     f = Features(
         close=c.to_numpy(),
-        ret_short_pct=pct(c, c.shift(1)),
+        ret_short_pct=ret_short,
         ret_mid_pct=ret_mid,
         ret_long_pct=pct(c, c.shift(15)),
         rise_pct=pct(c, c.rolling(16, min_periods=1).min()),
@@ -100,11 +109,12 @@ def minute_features(bars_by_symbol: Mapping[str, Sequence[Bar]], th: DetectionSe
         vol_ratio_mid=np.nan_to_num(vol_mid, nan=0.0, posinf=0.0),
         oi_chg_pct=oi_chg.to_numpy(),
         oi_chg_long_pct=pct(oi, oi.shift(15)),
+        oi_chg_short_pct=pct(oi, oi.shift(1)),
         oi_drop_pct=-pct(oi, oi_peak),
         oi_noise_pct=noise.shift(lag).to_numpy(),
         liq_usd=liq.fillna(0.0).to_numpy(),
         liq_baseline_usd=liq_base.fillna(0.0).to_numpy(),
-        market_moving=moving,
+        market_moving=moving_sign(ret_short, ret_mid, sig),
     )
     return wide.index.to_numpy(dtype=np.int64), symbols, f
 
@@ -114,6 +124,23 @@ def _rolling_median(x: pd.DataFrame, window: int, min_periods: int) -> pd.DataFr
     (about 4x faster than pandas' skiplist; the medians are most of a slider move's cost)."""
     out = bn.move_median(x.to_numpy(dtype=float), window, min_count=min(min_periods, window), axis=0)
     return pd.DataFrame(out, index=x.index, columns=x.columns)
+
+
+def _rolling_clipped_std(r: pd.DataFrame, clip: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Population std of the last ``window`` values of each column (at least 3 of them), every value
+    clipped to +-``clip`` of the window's *newest* row: the streaming runner clips the quarter
+    hour it looks back on with the sigma it has now."""
+    x = r.to_numpy(dtype=float)
+    lim = clip.to_numpy(dtype=float)[:, :, None]
+    padded = np.vstack([np.full((window - 1, x.shape[1]), np.nan), x])
+    win = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)  # (rows, symbols, window)
+    with np.errstate(invalid="ignore"):
+        clipped = np.clip(win, -lim, lim)
+        n = np.isfinite(clipped).sum(axis=2)
+        mean = np.nansum(clipped, axis=2) / np.maximum(n, 1)
+        var = np.nansum((clipped - mean[:, :, None]) ** 2, axis=2) / np.maximum(n, 1)
+    out = np.where(n >= 3, np.sqrt(var), np.nan)
+    return pd.DataFrame(out, index=r.index, columns=r.columns)
 
 
 def backtest_flags(bars_by_symbol: Mapping[str, Sequence[Bar]], thresholds: DetectionSettings,
@@ -127,7 +154,7 @@ def backtest_flags(bars_by_symbol: Mapping[str, Sequence[Bar]], thresholds: Dete
     with np.errstate(invalid="ignore", divide="ignore"):
         levels = {kind: np.nan_to_num(np.asarray(mod.level(f, thresholds), dtype=float), nan=0.0, posinf=0.0)
                   for kind, mod in DETECTORS.items()}
-    demoted = _market_wide(f, len(bars_by_symbol), policy.market_wide_fraction)
+    demoted = _market_wide(f, len(bars_by_symbol), policy.market_wide_fraction, policy.market_wide_max_ratio)
     flags: list[Flag] = []
     for kind, lv in levels.items():
         if demoted is not None and kind in MARKET_EXPLAINED:
@@ -161,12 +188,22 @@ def _episodes(symbol: str, kind: AlertKind, ends: np.ndarray, level: np.ndarray,
     return out
 
 
-def _market_wide(f: Features, watchlist: int, fraction: float) -> np.ndarray | None:
-    """Mask (minutes x symbols) of symbols moving with a market-wide move, or None."""
+def _market_wide(f: Features, watchlist: int, fraction: float, max_ratio: float = np.inf) -> np.ndarray | None:
+    """Mask (minutes x symbols) of symbols moving with a market-wide move, or None (as
+    ``alerting.policy.market_wide_symbols``: movers at most ``max_ratio`` times the median mover)."""
     if watchlist < MIN_SYMBOLS_FOR_MARKET_WIDE:
         return None
-    sign = np.where(f.market_moving, np.sign(np.nan_to_num(f.ret_mid_pct)), 0.0)
+    sign = np.asarray(f.market_moving, dtype=float)
+    with np.errstate(invalid="ignore"):
+        size = np.nan_to_num(np.fmax(np.abs(f.ret_short_pct), np.abs(f.ret_mid_pct)), nan=0.0)
     need = fraction * watchlist
-    up = (sign > 0).sum(axis=1, keepdims=True) >= need
-    down = (sign < 0).sum(axis=1, keepdims=True) >= need
-    return ((sign > 0) & up) | ((sign < 0) & down)
+    out = np.zeros(sign.shape, dtype=bool)
+    for movers in (sign > 0, sign < 0):
+        wide = movers.sum(axis=1, keepdims=True) >= need
+        if not wide.any():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # rows without movers: all-NaN median
+            typical = np.nanmedian(np.where(movers, size, np.nan), axis=1, keepdims=True)
+        out |= movers & wide & (size <= max_ratio * typical)
+    return out

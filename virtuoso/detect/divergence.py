@@ -18,16 +18,21 @@ from virtuoso.detect.levels import rounded
 KIND = "oi_price_divergence"
 
 
-# OI must still be moving over the last oi_window_s (a third of the 15-minute bar), so the
-# 15-minute change left behind by a finished OI episode does not keep raising divergences.
+# OI must still be moving over the last oi_window_s (a third of the 15-minute bar) and over the
+# last minute (a fifteenth), so the change left behind by a finished OI episode does not keep
+# raising divergences for minutes after it.
 STILL_MOVING_SHARE = 1.0 / 3.0
+MOMENTUM_SHARE = 1.0 / 15.0
 
 
 def level(f: Features, th: DetectionSettings) -> Any:
     flat = th.divergence_price_flat_pct
     now_bar = th.divergence_oi_pct * STILL_MOVING_SHARE
-    up = np.minimum(f.oi_chg_long_pct / th.divergence_oi_pct, f.oi_chg_pct / now_bar)
-    down = np.minimum(-f.oi_chg_long_pct / th.divergence_oi_pct, -f.oi_chg_pct / now_bar)
+    minute_bar = th.divergence_oi_pct * MOMENTUM_SHARE
+    up = np.minimum(np.minimum(f.oi_chg_long_pct / th.divergence_oi_pct, f.oi_chg_pct / now_bar),
+                    f.oi_chg_short_pct / minute_bar)
+    down = np.minimum(np.minimum(-f.oi_chg_long_pct / th.divergence_oi_pct, -f.oi_chg_pct / now_bar),
+                      -f.oi_chg_short_pct / minute_bar)
     crowding = np.where(f.ret_long_pct <= -flat, up, 0.0)
     covering = np.where(f.ret_long_pct >= flat, down, 0.0)
     return np.maximum(crowding, covering)

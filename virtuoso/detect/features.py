@@ -30,6 +30,8 @@ VOLUME_FAST_S = 30  # streaming only: the first half-minute of a spike already c
 SIGMA_BARS = 120  # 1-minute bars of realised volatility
 RECENT_SIGMA_BARS = 15
 MIN_SIGMA_PCT = 0.01  # floor so a perfectly flat history cannot divide by zero
+RECENT_CLIP_SIGMAS = 4.0  # recent returns count at most this many (robust) sigmas in the recent std
+MARKET_MOVE_SIGMAS = 2.0  # a return beyond this many sigmas of its window is a symbol's share of a market move
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +48,13 @@ class Features:
     vol_ratio_mid: Any  # the same over two minutes
     oi_chg_pct: Any  # open interest change over oi_window_s, %
     oi_chg_long_pct: Any  # over the long window, %
+    oi_chg_short_pct: Any  # over the short window, %: is open interest still moving now?
     oi_drop_pct: Any  # fall of open interest over the mid window, % (positive = dropped)
     oi_noise_pct: Any  # typical absolute OI change over oi_window_s, from history, %
     liq_usd: Any  # liquidations (both sides) over the short window, USD
     liq_baseline_usd: Any  # typical liquidations per minute, USD
-    market_moving: Any  # |ret_mid| beyond 3 sigma of the mid window: used for market-wide demotion
+    market_moving: Any  # +1 / -1 when the 1- or 5-minute return is beyond 3 sigma (up / down), else 0:
+    # the symbol's share of a market-wide move, used for market-wide demotion
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +125,27 @@ def realised_sigma_pct(closes: np.ndarray) -> float:
         return math.nan
     r = np.diff(np.log(ok)) * 100.0
     # Robust (MAD) over two hours, so one earlier jump does not hide the next; but never below the
-    # plain deviation of the last quarter hour, so a busy-but-normal hour raises the bar at once.
-    mad = _median(np.abs(r - _median(r)))
-    recent = r[-RECENT_SIGMA_BARS:].std() if r.size >= 3 else 0.0
-    return float(max(1.4826 * mad, recent, MIN_SIGMA_PCT))
+    # deviation of the last quarter hour, so a busy-but-normal hour raises the bar at once. That
+    # recent deviation is taken on returns clipped at RECENT_CLIP_SIGMAS robust sigmas: a busy
+    # hour's many moderate returns raise it, but a pump's or a move's few huge ones do not, which
+    # left the bar at several percent for a quarter hour and hid the next move.
+    mad_sigma = max(1.4826 * _median(np.abs(r - _median(r))), MIN_SIGMA_PCT)
+    clip = RECENT_CLIP_SIGMAS * mad_sigma
+    recent = np.clip(r[-RECENT_SIGMA_BARS:], -clip, clip).std() if r.size >= 3 else 0.0
+    return float(max(mad_sigma, recent))
+
+
+def moving_sign(ret_short_pct: Any, ret_mid_pct: Any, sigma_1m_pct: Any) -> Any:
+    """+1 / -1 where the 1-minute return is beyond MARKET_MOVE_SIGMAS sigmas (or else the 5-minute
+    one beyond as many sigmas of five minutes), 0 where neither is (or sigma is unknown).
+
+    Both windows, as in ``price_move``: a symbol that jumps within a minute is part of a market move
+    before its 5-minute return shows it."""
+    with np.errstate(invalid="ignore"):
+        short = np.abs(ret_short_pct) >= MARKET_MOVE_SIGMAS * sigma_1m_pct
+        mid = np.abs(ret_mid_pct) >= MARKET_MOVE_SIGMAS * sigma_1m_pct * math.sqrt(5.0)
+        sign = np.where(short, np.sign(ret_short_pct), np.where(mid, np.sign(ret_mid_pct), 0.0))
+    return np.nan_to_num(sign, nan=0.0)
 
 
 def oi_noise_pct(ois: np.ndarray, window_min: int) -> float:

@@ -1,8 +1,11 @@
-"""oi_surge: open interest up sharply over ``oi_window_s`` while price is not clearly falling.
+"""oi_surge: open interest up sharply over ``oi_window_s``, still rising, while price is not clearly falling.
 
 The bar is the larger of ``oi_surge_pct`` and four times the symbol's own typical OI change over
-the same window, so a coin whose open interest always churns is judged by its own noise. Rising
-OI with a falling price is left to ``oi_price_divergence``, so one episode gets one name.
+the same window, so a coin whose open interest always churns is judged by its own noise. The
+last minute must carry a share of that bar too (``MOMENTUM_SHARE``): a surge that has stopped
+keeps the window's change high for minutes, and without it those leftover minutes raised late
+alerts after the episode. Rising OI with a falling price is left to ``oi_price_divergence``, so
+one episode gets one name.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ KIND = "oi_surge"
 NOISE_MULTIPLE = 4.0
 FIFTEEN_MIN_SCALE = 15.0 ** 0.5
 FALLING_FLOOR_PCT = 0.3
+# Share of the bar the last minute's OI change must reach (a steady rise over a 5-minute window
+# puts a fifth of it in each minute; a surge speeds up at its start, so this rarely binds then).
+MOMENTUM_SHARE = 0.2
 
 
 def effective_pct(f: Features, th: DetectionSettings) -> Any:
@@ -32,10 +38,12 @@ def falling_band_pct(f: Features, th: DetectionSettings) -> Any:
 
 
 def level(f: Features, th: DetectionSettings) -> Any:
-    lvl = f.oi_chg_pct / effective_pct(f, th)
+    bar = effective_pct(f, th)
+    lvl = np.minimum(f.oi_chg_pct / bar, f.oi_chg_short_pct / (MOMENTUM_SHARE * bar))
     return np.where(f.ret_long_pct > -falling_band_pct(f, th), lvl, 0.0)
 
 
 def evidence(f: Features, th: DetectionSettings) -> dict[str, Any]:
-    return rounded(oi_change_pct=f.oi_chg_pct, window_s=th.oi_window_s, price_change_15m_pct=f.ret_long_pct,
+    return rounded(oi_change_pct=f.oi_chg_pct, window_s=th.oi_window_s, oi_change_1m_pct=f.oi_chg_short_pct,
+                   price_change_15m_pct=f.ret_long_pct,
                    oi_noise_pct=f.oi_noise_pct, threshold_pct=effective_pct(f, th))

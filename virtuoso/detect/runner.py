@@ -20,7 +20,7 @@ from virtuoso.alerting.policy import Decision, EpisodePolicy, market_wide_symbol
 from virtuoso.config import AlertPolicySettings, DetectionSettings
 from virtuoso.detect.composite import composite_score
 from virtuoso.detect.features import LONG_S, SIGMA_BARS, Baseline, Features, baseline_from_bars
-from virtuoso.detect.levels import score_for, severity_for
+from virtuoso.detect.levels import HIGH_LEVEL, score_for, severity_for
 from virtuoso.detect.pump_and_dump import retrace_frac
 from virtuoso.detect.registry import DETECTORS, MARKET_EXPLAINED
 from virtuoso.detect.series import SecondSeries
@@ -62,6 +62,10 @@ class DetectionRunner:
         # i mod 60): the same baselines (they only use minutes closed before the short window), but
         # a large watchlist no longer recomputes them all in one second, the alert path's worst case.
         self._sym = {s: _Symbol((i % 60) * 1000) for i, s in enumerate(self.symbols)}
+        # (symbol, kind) -> start of the episode a market-wide move explained: its escalations
+        # (and a pump's dump) stay demoted even when the market's move has faded by then, unless
+        # the symbol breaks away from the market (moves far more than its median mover).
+        self._explained: dict[tuple[str, AlertKind], int] = {}
 
     def set_thresholds(self, thresholds: DetectionSettings) -> None:
         """New thresholds take effect from the next second (baselines are kept)."""
@@ -81,10 +85,14 @@ class DetectionRunner:
             assert f is not None
             active.append(st)
             if f.market_moving:
-                moving[symbol] = f.ret_mid_pct
+                # Signed size of the move (%), on the window the price_move detector reads too.
+                moving[symbol] = f.market_moving * max(abs(f.ret_short_pct), abs(f.ret_mid_pct))
         if active:
             self._levels(active, th)
-        demoted = market_wide_symbols(moving, len(self._sym), self.policy_settings.market_wide_fraction)
+        ps = self.policy_settings
+        demoted = market_wide_symbols(moving, len(self._sym), ps.market_wide_fraction, ps.market_wide_max_ratio)
+        # Moving with a market-wide move but far more than it: no longer explained by the market.
+        broke_away = market_wide_symbols(moving, len(self._sym), ps.market_wide_fraction) - demoted
         alerts: list[Alert] = []
         for symbol, st in self._sym.items():
             if st.features is None:
@@ -93,7 +101,9 @@ class DetectionRunner:
                 sev = severity_for(level)
                 decision = self.policy.step(symbol, kind.value, level, sev, ts_ms)
                 if decision is not None:
-                    alerts.append(self._alert(symbol, kind, decision, level, ts_ms, symbol in demoted and kind in MARKET_EXPLAINED))
+                    wide = self._market_wide(symbol, kind, decision, symbol in demoted and kind in MARKET_EXPLAINED,
+                                             symbol in broke_away)
+                    alerts.append(self._alert(symbol, kind, decision, level, ts_ms, wide))
                     if kind is AlertKind.PUMP_AND_DUMP and decision.event == "new":
                         low = min(st.series.close[-(LONG_S + 1):])
                         st.pump = _Pump(ts_ms, low, st.features.close, level)
@@ -101,6 +111,19 @@ class DetectionRunner:
             if pump is not None:
                 alerts.append(pump)
         return alerts
+
+    def _market_wide(self, symbol: str, kind: AlertKind, d: Decision, wide_now: bool, broke_away: bool) -> bool:
+        """Whether this alert is demoted: its episode opened during a market-wide move (unless the
+        symbol has since broken away from it: a crash that began with the market's dip), or this is it."""
+        key = (symbol, kind)
+        if d.event == "new":
+            if wide_now:
+                self._explained[key] = d.episode_start_ms
+                self.policy.waive_cooldown(symbol, kind.value)
+            else:
+                self._explained.pop(key, None)
+            return wide_now
+        return wide_now or (not broke_away and self._explained.get(key) == d.episode_start_ms)
 
     @staticmethod
     def _levels(active: list[_Symbol], th: DetectionSettings) -> None:
@@ -151,17 +174,26 @@ class DetectionRunner:
             return None
         p.escalated = True
         rise_pct = (p.peak / p.low - 1.0) * 100.0 if p.low > 0 else 0.0
+        # The dump confirms the pattern, but a rise that barely crossed the threshold stays a watch:
+        # half of a 1.2 % wiggle given back is ordinary noise, not a high-severity event.
+        if rise_pct < HIGH_LEVEL * th.pump_price_pct:
+            return None
         sev = Severity.CRITICAL if rise_pct >= 2.0 * th.pump_price_pct else Severity.HIGH
         decision = self.policy.escalate(symbol, AlertKind.PUMP_AND_DUMP.value, sev)
         if decision is None:
             return None
         level = max(p.peak_level, 1.6 if sev is Severity.HIGH else 2.5)
+        wide = self._explained.get((symbol, AlertKind.PUMP_AND_DUMP)) == decision.episode_start_ms
         ev = {"phase": "dump", "rise_pct": round(rise_pct, 3), "retrace_frac": round(given_back, 3),
               "peak_price": p.peak, "price": close, "threshold_retrace_frac": th.dump_retrace_frac}
+        msg = f"{symbol}: pump of {rise_pct:.1f}% now dumping ({given_back:.0%} given back)"
+        if wide:  # the pump rose with the market: its dump is the market's too
+            ev["market_wide"] = True
+            sev = Severity.INFO
+            msg += " during a market-wide move"
         return Alert(id=episode_id(symbol, AlertKind.PUMP_AND_DUMP.value, decision.episode_start_ms), symbol=symbol,
                      kind=AlertKind.PUMP_AND_DUMP, severity=sev, score=score_for(level), ts_event_ms=ts_ms,
-                     evidence=ev, message=f"{symbol}: pump of {rise_pct:.1f}% now dumping ({given_back:.0%} given back)",
-                     simulated=self.simulated)
+                     evidence=ev, message=msg, simulated=self.simulated)
 
     def _alert(self, symbol: str, kind: AlertKind, d: Decision, level: float, ts_ms: int, market_wide: bool) -> Alert:
         st = self._sym[symbol]

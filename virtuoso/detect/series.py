@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import math
 
-from virtuoso.detect.features import LONG_S, MID_S, SHORT_S, VOLUME_FAST_S, Baseline, Features
+from virtuoso.detect.features import (
+    LONG_S,
+    MARKET_MOVE_SIGMAS,
+    MID_S,
+    SHORT_S,
+    VOLUME_FAST_S,
+    Baseline,
+    Features,
+)
 from virtuoso.domain.bars import Bar
 
 CAPACITY_S = 1_800
 _NAN = math.nan
 _INF = math.inf
+_SQRT5 = math.sqrt(5.0)
 
 
 def pct(new: float, old: float) -> float:
@@ -79,8 +88,8 @@ class SecondSeries:
         n = len(self.close)
         if n < 2:
             nan = _NAN
-            return Features(nan, nan, nan, nan, nan, base.sigma_1m_pct, 0.0, 0.0, nan, nan, nan,
-                            base.oi_noise_pct, 0.0, base.liq_per_min_usd, False)
+            return Features(nan, nan, nan, nan, nan, base.sigma_1m_pct, 0.0, 0.0, nan, nan, nan, nan,
+                            base.oi_noise_pct, 0.0, base.liq_per_min_usd, 0.0)
         close = self.close[-1]
         ago = self._ago
         ret_short = pct(close, ago(self.close, SHORT_S))
@@ -94,7 +103,13 @@ class SecondSeries:
         recent_oi = [x for x in self.oi[-(MID_S + 1):] if x == x]
         oi_peak = max(recent_oi) if recent_oi else _NAN
         sigma = base.sigma_1m_pct
-        moving = bool(sigma == sigma and abs(ret_mid) >= 3.0 * sigma * math.sqrt(5.0))
+        # features.moving_sign in plain floats (numpy costs microseconds per scalar call).
+        moving = 0.0
+        if sigma == sigma:
+            if abs(ret_short) >= MARKET_MOVE_SIGMAS * sigma:
+                moving = math.copysign(1.0, ret_short)
+            elif abs(ret_mid) >= MARKET_MOVE_SIGMAS * sigma * _SQRT5:
+                moving = math.copysign(1.0, ret_mid)
         return Features(
             close=close,
             ret_short_pct=ret_short,
@@ -106,6 +121,7 @@ class SecondSeries:
             vol_ratio_mid=ratio(vol_mid, min(n - 1, 2 * SHORT_S) * vps),
             oi_chg_pct=pct(oi, ago(self.oi, oi_window_s)),
             oi_chg_long_pct=pct(oi, ago(self.oi, LONG_S)),
+            oi_chg_short_pct=pct(oi, ago(self.oi, SHORT_S)),
             oi_drop_pct=-pct(oi, oi_peak) if oi_peak == oi_peak else _NAN,
             oi_noise_pct=base.oi_noise_pct,
             liq_usd=self.cum_liq_usd[-1] - ago(self.cum_liq_usd, SHORT_S),
