@@ -20,7 +20,7 @@ def test_evaluate_quick_prints_recall_precision_latency_and_false_alarms(tmp_pat
     text = out.stdout
     for kind in ("oi_surge", "volume_spike", "price_move", "oi_price_divergence", "pump_and_dump", "liquidation_cascade"):
         assert f"| {kind} |" in text
-    assert "precision" in text and "false alarms per symbol-day" in text
+    assert "precision" in text and "false alarms per symbol-day" in text and "(held out)" in text
     figures = json.loads(text.strip().splitlines()[-1])
     assert sum(figures["labels"].values()) > 0 and figures["alert_episodes"] > 0
     assert figures["recall"]["pump_and_dump"] > 0
