@@ -87,10 +87,7 @@ class Pipeline:
             if newest > self.last_event_ms:
                 self.last_event_ms = newest
                 self._lag_recv_ns = events[0].ts_recv_ns  # one message, one receive time
-            failed = self._apply_many(events)
-            self.events += len(events)
-            if failed:
-                self._count_failed(failed)
+            self._apply_run(events)
             return
         # Events that cross a second boundary: apply them as runs that do not cross one, so
         # detection sees every second closed in order.
@@ -117,7 +114,7 @@ class Pipeline:
         self.last_event_ms = newest
 
     def _apply_run(self, events: list[Event]) -> None:
-        failed = self.state.apply_many(events)
+        failed = self._apply_many(events)
         self.events += len(events)
         if failed:
             self._count_failed(failed)

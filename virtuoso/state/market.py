@@ -117,20 +117,8 @@ class MarketState:
                                 st.last_event_ms = ts  # type: ignore[union-attr]
                                 if ts > newest:
                                     newest = ts
-                            # BarAccumulator.add_trade, inlined: this runs for every public trade.
-                            price, size = event.price, event.size
-                            if price > acc.high:
-                                acc.high = price
-                            elif price < acc.low:
-                                acc.low = price
-                            acc.close = st.last_price = price  # type: ignore[union-attr]
-                            acc.trade_count += 1
-                            acc.volume += size
-                            acc.turnover += price * size
-                            if event.side is _BUY:
-                                acc.buy_volume += size
-                            else:
-                                acc.sell_volume += size
+                            acc.add_trade(event.price, event.size, event.side is _BUY)
+                            st.last_price = event.price  # type: ignore[union-attr]
                             folded += 1
                             continue
                     apply(event, closed)
