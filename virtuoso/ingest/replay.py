@@ -82,10 +82,12 @@ class ReplayReader:
     def _read_first(self) -> Any:
         """Read up to the first non-empty line; consume it if it is the meta line."""
         for raw in self._lines():
-            item = self._decode(raw)
-            if isinstance(item, dict) and item.get("op") == META_OP:
-                self.meta = item
+            item = _read_dict(raw)
+            if item is _META:
+                self.meta = orjson.loads(raw)  # once per file
                 return None
+            if item is None:
+                return self._bad(raw)
             self._first_raw = raw
             return item
         return None
@@ -105,13 +107,8 @@ class ReplayReader:
             if raw.strip():
                 yield raw
 
-    def _decode(self, raw: bytes) -> Any:
-        try:
-            item = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            item = None
-        if isinstance(item, dict):
-            return item
+    def _bad(self, raw: bytes) -> BadLine | None:
+        """Count an unreadable line; pass it on for the parser to count too, unless ``skip_bad``."""
         self.malformed += 1
         return None if self.skip_bad else BadLine(raw[:200].decode("utf-8", "replace").strip())
 
@@ -120,39 +117,20 @@ class ReplayReader:
             if self._first is not None:
                 self.messages += 1
                 yield decode_frame(self._first_raw) if self.frames and type(self._first) is dict else self._first
-            if self.frames:
-                yield from self._iter_frames()
-                return
-            loads, decode_error = orjson.loads, orjson.JSONDecodeError
+            read = _read_frame if self.frames else _read_dict
             for raw in self._lines():
-                try:
-                    item = loads(raw)
-                except decode_error:
-                    item = None
-                if type(item) is dict:
-                    if item.get("op") == META_OP:
-                        continue
-                    self.messages += 1
-                    yield item
+                item = read(raw)
+                if item is _META:
                     continue
-                self.malformed += 1
-                if not self.skip_bad:
-                    yield BadLine(raw[:200].decode("utf-8", "replace").strip())
+                if item is None:
+                    item = self._bad(raw)
+                    if item is None:
+                        continue
+                else:
+                    self.messages += 1
+                yield item
         finally:
             self.close()
-
-    def _iter_frames(self) -> Iterator[Frame | BadLine]:
-        for raw in self._lines():
-            frame = decode_frame(raw)
-            if frame is not None:
-                if frame.envelope.op == META_OP:
-                    continue
-                self.messages += 1
-                yield frame
-                continue
-            self.malformed += 1
-            if not self.skip_bad:
-                yield BadLine(raw[:200].decode("utf-8", "replace").strip())
 
     def close(self) -> None:
         try:
@@ -160,6 +138,28 @@ class ReplayReader:
         except (OSError, EOFError, zlib.error):
             pass
         self._raw.close()
+
+
+_META = object()  # what the line readers return for a meta line
+
+
+def _read_dict(raw: bytes) -> Any:
+    """A line as a message dict, ``_META`` for a meta line, None when it is not a JSON object."""
+    try:
+        item = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(item) is not dict:
+        return None
+    return _META if item.get("op") == META_OP else item
+
+
+def _read_frame(raw: bytes) -> Frame | object | None:
+    """A line as a :class:`Frame`, ``_META`` for a meta line, None when it is not a JSON object."""
+    frame = decode_frame(raw)
+    if frame is None:
+        return None
+    return _META if frame.envelope.op == META_OP else frame
 
 
 def read_meta(path: Path | str) -> dict[str, Any] | None:
