@@ -1,10 +1,11 @@
 """Raw Bybit v5 frames decoded straight into typed rows (pure), the fast way into the parser.
 
-A frame is decoded in two steps with ``msgspec``: first its envelope (topic, type, ts) with the
-``data`` member left as raw JSON, then, for the three busy topics (tickers, public trades, order
-book), that ``data`` into typed rows whose decimal strings become floats inside the decoder. This
-skips building a dict per message and per trade and the Python-level ``float()`` per field,
-which was most of the parser's cost (see bench/ingest.py).
+A frame of one of the three busy topics (tickers, public trades, order book) is decoded with
+``msgspec`` into typed rows whose decimal strings become floats, range-checked, inside the
+decoder: in one pass when the frame starts with its topic (Bybit's do), otherwise in two (the
+envelope with ``data`` left raw, then ``data`` once the topic is known). This skips building a
+dict per message and per trade and the Python-level ``float()`` per field, which was most of the
+parser's cost (see bench/ingest.py).
 
 The fast path is only a shortcut, never a second definition of the wire format:
 :class:`virtuoso.ingest.bybit.parse.BybitParser` takes a :class:`Frame` and, for anything these
