@@ -53,8 +53,8 @@ class Features:
     oi_noise_pct: Any  # typical absolute OI change over oi_window_s, from history, %
     liq_usd: Any  # liquidations (both sides) over the short window, USD
     liq_baseline_usd: Any  # typical liquidations per minute, USD
-    market_moving: Any  # +1 / -1 when the 1- or 5-minute return is beyond 3 sigma (up / down), else 0:
-    # the symbol's share of a market-wide move, used for market-wide demotion
+    market_moving: Any  # +1 / -1 when the 1- or 5-minute return is beyond MARKET_MOVE_SIGMAS (up /
+    # down), else 0: the symbol's share of a market-wide move, used for market-wide demotion
 
 
 @dataclass(frozen=True, slots=True)

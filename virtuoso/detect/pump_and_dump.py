@@ -3,9 +3,9 @@
 The watch opens when price is ``pump_price_pct`` above its 15-minute low *and* volume over the
 fastest window (30 s live, one minute in the backtest) is ``pump_volume_ratio`` times baseline,
 with two minutes at half that (one block print is not a pump). The fast window matters: a pump's
-volume builds up with it, and waiting for two full minutes at the ratio cost about a minute. The runner then follows the episode: when price gives
-back ``dump_retrace_frac`` of the rise, the same alert id is re-raised at high (critical when the
-pump itself was twice the threshold).
+volume builds up with it, and waiting for two full minutes at the ratio cost about a minute. The
+runner then follows the episode: when price gives back ``dump_retrace_frac`` of the rise, the
+same alert id is re-raised at high (critical when the pump itself was twice the threshold).
 """
 
 from __future__ import annotations
@@ -34,5 +34,6 @@ def retrace_frac(low: float, peak: float, close: float) -> float:
 
 
 def evidence(f: Features, th: DetectionSettings) -> dict[str, Any]:
-    return rounded(rise_pct=f.rise_pct, volume_ratio_fast=f.vol_ratio_fast, volume_ratio_2m=f.vol_ratio_mid, threshold_rise_pct=th.pump_price_pct,
-                   threshold_volume_ratio=th.pump_volume_ratio, dump_retrace_frac=th.dump_retrace_frac)
+    return rounded(rise_pct=f.rise_pct, volume_ratio_fast=f.vol_ratio_fast, volume_ratio_2m=f.vol_ratio_mid,
+                   threshold_rise_pct=th.pump_price_pct, threshold_volume_ratio=th.pump_volume_ratio,
+                   dump_retrace_frac=th.dump_retrace_frac)
