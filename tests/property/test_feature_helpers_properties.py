@@ -70,3 +70,12 @@ def test_a_symbol_moves_with_the_market_on_either_window_and_in_its_direction() 
     assert features.moving_sign(-0.1, -0.6, 0.1) == -1.0  # 2.7 sigma of five minutes
     assert features.moving_sign(0.1, 0.2, 0.1) == 0.0
     assert features.moving_sign(0.5, 0.1, float("nan")) == 0.0
+
+
+returns = st.floats(min_value=-50, max_value=50, allow_nan=False) | st.just(float("nan"))
+
+
+@given(returns, returns, st.floats(min_value=features.MIN_SIGMA_PCT, max_value=10) | st.just(float("nan")))
+def test_the_streaming_market_move_sign_equals_the_array_one(short: float, mid: float, sigma: float) -> None:
+    # Sigma is never below its floor (realised_sigma_pct), so the domain starts there.
+    assert series.moving_sign(short, mid, sigma) == float(features.moving_sign(short, mid, sigma))

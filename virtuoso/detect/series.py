@@ -38,6 +38,17 @@ def pct(new: float, old: float) -> float:
         return math.copysign(_INF, new) * math.copysign(1.0, old)
 
 
+def moving_sign(ret_short_pct: float, ret_mid_pct: float, sigma_1m_pct: float) -> float:
+    """:func:`virtuoso.detect.features.moving_sign` in plain floats (numpy costs microseconds per
+    scalar call); a property test holds the two equal."""
+    if sigma_1m_pct == sigma_1m_pct:
+        if abs(ret_short_pct) >= MARKET_MOVE_SIGMAS * sigma_1m_pct:
+            return math.copysign(1.0, ret_short_pct)
+        if abs(ret_mid_pct) >= MARKET_MOVE_SIGMAS * sigma_1m_pct * _SQRT5:
+            return math.copysign(1.0, ret_mid_pct)
+    return 0.0
+
+
 def ratio(num: float, den: float) -> float:
     """``num / den``, 0 where the division is not finite (no baseline yet, or an empty one)."""
     try:
@@ -103,13 +114,7 @@ class SecondSeries:
         recent_oi = [x for x in self.oi[-(MID_S + 1):] if x == x]
         oi_peak = max(recent_oi) if recent_oi else _NAN
         sigma = base.sigma_1m_pct
-        # features.moving_sign in plain floats (numpy costs microseconds per scalar call).
-        moving = 0.0
-        if sigma == sigma:
-            if abs(ret_short) >= MARKET_MOVE_SIGMAS * sigma:
-                moving = math.copysign(1.0, ret_short)
-            elif abs(ret_mid) >= MARKET_MOVE_SIGMAS * sigma * _SQRT5:
-                moving = math.copysign(1.0, ret_mid)
+        moving = moving_sign(ret_short, ret_mid, sigma)
         return Features(
             close=close,
             ret_short_pct=ret_short,
