@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,18 +18,37 @@ LEVEL_FIELDS = [name for name in DetectionSettings.model_fields if not name.ends
 
 
 def random_history(seed: int, minutes: int = 240) -> dict[str, list[Bar]]:
-    """Random walks with bursts of volume, OI jumps, liquidation clusters and price jumps."""
+    """Random walks with bursts of volume, OI jumps, liquidation clusters and price jumps, plus
+    minutes where several of them come together with a one-sided tape (a rush of buying, short
+    covering), sized across the thresholds, so every detector's every reading has flags to lose."""
     rng = np.random.default_rng(seed)
     out = {}
+
+    def sometimes(p: float, values: np.ndarray) -> np.ndarray:
+        return np.where(rng.random(minutes) < p, values, 0.0)
+
     for symbol in SYMBOLS:
-        ret = rng.normal(0, 0.001, minutes) + np.where(rng.random(minutes) < 0.02, rng.normal(0, 0.03, minutes), 0)
+        ret = rng.normal(0, 0.001, minutes) + sometimes(0.02, rng.normal(0, 0.03, minutes))
+        volume_mult = np.where(rng.random(minutes) < 0.03, rng.uniform(3, 20, minutes), 1.0)
+        oi_ret = rng.normal(0, 0.0002, minutes) + sometimes(0.02, rng.normal(0, 0.03, minutes))
+        buy = np.clip(0.5 + rng.normal(0, 0.05, minutes), 0.02, 0.98)
+        rush = rng.random(minutes) < 0.04  # price up 0.1-3 % on 1.5-10x volume, bought
+        ret += np.where(rush, rng.uniform(0.001, 0.03, minutes), 0.0)
+        volume_mult = np.where(rush, rng.uniform(1.5, 10, minutes), volume_mult)
+        buy = np.where(rush, rng.uniform(0.55, 0.95, minutes), buy)
+        covering = rng.random(minutes) < 0.04  # OI down 0.05-2 % while takers buy
+        oi_ret -= np.where(covering, rng.uniform(0.0005, 0.02, minutes), 0.0)
+        buy = np.where(covering, rng.uniform(0.5, 0.9, minutes), buy)
+        crowding = rng.random(minutes) < 0.04  # OI up 0.05-2 % while takers sell
+        oi_ret += np.where(crowding, rng.uniform(0.0005, 0.02, minutes), 0.0)
+        buy = np.where(crowding, rng.uniform(0.2, 0.5, minutes), buy)
         close = 100 * np.exp(np.cumsum(ret))
-        vol = rng.lognormal(3, 0.5, minutes) * np.where(rng.random(minutes) < 0.03, rng.uniform(3, 20, minutes), 1)
-        oi = 1e5 * np.exp(np.cumsum(rng.normal(0, 0.002, minutes) + np.where(rng.random(minutes) < 0.02, rng.normal(0, 0.03, minutes), 0)))
-        liq = np.where(rng.random(minutes) < 0.03, rng.lognormal(8, 1, minutes), 0.0)
+        vol = rng.lognormal(3, 0.5, minutes) * volume_mult
+        oi = 1e5 * np.exp(np.cumsum(oi_ret))
+        liq = sometimes(0.03, rng.lognormal(8, 1, minutes))
         out[symbol] = [Bar(symbol, T0 + i * 60_000, 60, close[i], close[i], close[i], close[i], float(vol[i]),
-                           float(vol[i] * close[i]), 10, float(vol[i] / 2), float(vol[i] / 2), float(oi[i]), 0.0001,
-                           float(liq[i]), 0.0) for i in range(minutes)]
+                           float(vol[i] * close[i]), 10, float(vol[i] * buy[i]), float(vol[i] * (1 - buy[i])),
+                           float(oi[i]), 0.0001, float(liq[i]), 0.0) for i in range(minutes)]
     return out
 
 
@@ -43,6 +63,21 @@ def test_raising_a_threshold_never_adds_flags(seed: int, field: str, factor: flo
     for symbol, kinds in after.items():
         for kind, n in kinds.items():
             assert n <= before.get(symbol, {}).get(kind, 0), (field, symbol, kind)
+
+
+@pytest.mark.parametrize("field", LEVEL_FIELDS)
+def test_raising_each_threshold_never_adds_flags_on_fixed_histories(field: str) -> None:
+    # Every field, every run (the hypothesis test above samples a few of them per run).
+    base = DetectionSettings()
+    hi = DetectionSettings.model_fields[field].json_schema_extra["max"]  # type: ignore[index]
+    for seed in (1, 2, 3):
+        bars = random_history(seed)
+        before = flag_counts(backtest_flags(bars, base))
+        for factor in (1.25, 2.0, 4.0):
+            raised = base.model_copy(update={field: min(hi, getattr(base, field) * factor)})
+            for symbol, kinds in flag_counts(backtest_flags(bars, raised)).items():
+                for kind, n in kinds.items():
+                    assert n <= before.get(symbol, {}).get(kind, 0), (field, factor, seed, symbol, kind)
 
 
 @settings(max_examples=10, deadline=None)

@@ -71,7 +71,9 @@ def test_slider_specs_cover_every_threshold_and_presets_stay_in_range():
     assert tuning.preset("balanced") == tuning.values_of(DetectionSettings())
     strict, loose = tuning.preset("conservative"), tuning.preset("aggressive")
     assert strict["volume_spike_ratio"] > loose["volume_spike_ratio"]
-    assert strict["divergence_price_flat_pct"] < loose["divergence_price_flat_pct"]
+    # a wider flat band is stricter: a divergence needs price beyond it
+    assert strict["divergence_price_flat_pct"] > loose["divergence_price_flat_pct"]
+    assert loose["pump_buy_share"] < DetectionSettings().pump_buy_share < strict["pump_buy_share"] < 1.0
     assert strict["oi_window_s"] == loose["oi_window_s"]  # windows are not levels
 
 

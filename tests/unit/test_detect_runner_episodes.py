@@ -19,8 +19,8 @@ SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 MARKET_S = 150 * 60  # every symbol jumps 3 % here
 OWN_S = MARKET_S + 8 * 60  # then BTC alone jumps another 3 %, well inside a 15-minute cooldown
 
-# (symbol, second) -> (price multiple, trade size)
-Shape = Callable[[str, int], tuple[float, float]]
+# (symbol, second) -> (price multiple, trade size), or (price multiple, trade size, taker side)
+Shape = Callable[[str, int], tuple[Any, ...]]
 
 
 def stream(symbols: list[str], shape: Shape, end_s: int) -> Iterator[dict[str, Any]]:
@@ -28,9 +28,9 @@ def stream(symbols: list[str], shape: Shape, end_s: int) -> Iterator[dict[str, A
     for s in range(end_s):
         ts = T0 + s * 1000
         for k, sym in enumerate(symbols):
-            mult, size = shape(sym, s)
+            mult, size, *side = shape(sym, s)
             price = round((100.0 + (0.01 if s % 2 else -0.01)) * mult, 4)
-            yield ws_trade(sym, ts + 100 + k, price, size, "Buy" if s % 2 else "Sell", s)
+            yield ws_trade(sym, ts + 100 + k, price, size, side[0] if side else ("Buy" if s % 2 else "Sell"), s)
             if s % 10 == 0:
                 yield ws_ticker(sym, ts + 600 + k, price, 1_000.0, snapshot=(s == 0))
 
@@ -100,3 +100,23 @@ def test_the_dump_escalates_a_real_pump_but_not_one_that_barely_crossed_its_thre
     small = [a for a in replay(["BTCUSDT"], pump(0.013), PUMP_S + 180) if a.kind.value == "pump_and_dump"]
     assert small and all(a.evidence["phase"] == "pump" for a in small)
     assert {a.severity.value for a in small} == {"watch"}
+
+
+def early_pump_then_market(sym: str, s: int) -> tuple[Any, ...]:
+    """BTC rises 0.5 % in 30 s on 4x volume, all of it bought; 40 s in, every symbol jumps 3 %;
+    two minutes later every symbol gives it all back."""
+    k = s - PUMP_S
+    market = 1.03 if 40 <= k < 160 else 1.0
+    if sym == "BTCUSDT" and 0 <= k < 160:
+        return (1.0 + 0.005 * min(k + 1, 30) / 30) * market, 4.0, "Buy"
+    return market, 1.0
+
+
+def test_a_pump_watch_opened_just_before_a_market_wide_move_has_its_dump_demoted() -> None:
+    alerts = replay(SYMBOLS, early_pump_then_market, PUMP_S + 300)
+    btc = [a for a in alerts if a.symbol == "BTCUSDT" and a.kind.value == "pump_and_dump"]
+    assert btc[0].severity.value == "watch" and btc[0].evidence["trigger"] == "early"
+    assert (btc[0].ts_event_ms - T0) // 1000 < PUMP_S + 40  # seen before the market moved
+    dump = [a for a in btc if a.evidence["phase"] == "dump"]
+    assert dump and all(a.severity.value == "info" and a.evidence["market_wide"] for a in dump)
+    assert len({a.id for a in btc}) == 1

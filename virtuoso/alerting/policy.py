@@ -84,6 +84,11 @@ class EpisodePolicy:
         ep.rank = severity.rank
         return Decision("escalate", ep.start_ms, severity)
 
+    def latest_start_ms(self, symbol: str, kind: str) -> int:
+        """Start of the latest episode of this symbol and kind (-1 if there was none)."""
+        ep = self._state.get((symbol, kind))
+        return ep.start_ms if ep is not None else -1
+
     def is_active(self, symbol: str, kind: str) -> bool:
         ep = self._state.get((symbol, kind))
         return bool(ep and ep.active)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Mapping, Sequence
 
 import bottleneck as bn
@@ -34,7 +35,7 @@ from virtuoso.detect.features import (
     moving_sign,
 )
 from virtuoso.detect.levels import score_for, severity_for
-from virtuoso.detect.registry import DETECTORS, MARKET_EXPLAINED
+from virtuoso.detect.registry import DETECTORS, market_explained
 from virtuoso.domain.alerts import AlertKind, Severity
 from virtuoso.domain.bars import Bar
 
@@ -61,13 +62,15 @@ def minute_features(bars_by_symbol: Mapping[str, Sequence[Bar]], th: DetectionSe
         if len(bars) < 2:
             continue
         rows = np.array([(b.start_ms + b.interval_s * 1000, b.close, b.volume, b.open_interest,
-                          (b.long_liq_volume + b.short_liq_volume) * b.close) for b in bars], dtype=float)
-        frames[symbol] = pd.DataFrame(rows[:, 1:], index=rows[:, 0].astype(np.int64), columns=["c", "v", "oi", "liq"])
+                          (b.long_liq_volume + b.short_liq_volume) * b.close, b.buy_volume, b.sell_volume)
+                         for b in bars], dtype=float)
+        frames[symbol] = pd.DataFrame(rows[:, 1:], index=rows[:, 0].astype(np.int64),
+                                      columns=["c", "v", "oi", "liq", "buy", "sell"])
     if not frames:
-        return np.empty(0, dtype=np.int64), [], Features(*([np.empty((0, 0))] * 16))
+        return np.empty(0, dtype=np.int64), [], Features(*([np.empty((0, 0))] * len(dataclass_fields(Features))))
     wide = pd.concat(frames, axis=1).sort_index()
     wide = wide[~wide.index.duplicated(keep="last")]
-    c, v, oi, liq = (wide.xs(k, axis=1, level=1) for k in ("c", "v", "oi", "liq"))
+    c, v, oi, liq, buy, sell = (wide.xs(k, axis=1, level=1) for k in ("c", "v", "oi", "liq", "buy", "sell"))
     symbols = list(c.columns)
     base_n = max(1, int(th.volume_baseline_min))
     oi_w = max(1, int(th.oi_window_s) // 60)
@@ -95,6 +98,8 @@ def minute_features(bars_by_symbol: Mapping[str, Sequence[Bar]], th: DetectionSe
     with np.errstate(divide="ignore", invalid="ignore"):
         vol_fast = (v / base).to_numpy()
         vol_mid = ((v + v.shift(1)) / (2.0 * base)).to_numpy()
+        # Taker buy share of the bar; the fastest window and the short one are both one bar here.
+        buy_share = (buy / (buy + sell)).to_numpy()
     ret_short = pct(c, c.shift(1))
     ret_mid = pct(c, c.shift(5))
     sig = sigma.to_numpy()
@@ -115,6 +120,9 @@ def minute_features(bars_by_symbol: Mapping[str, Sequence[Bar]], th: DetectionSe
         liq_usd=liq.fillna(0.0).to_numpy(),
         liq_baseline_usd=liq_base.fillna(0.0).to_numpy(),
         market_moving=moving_sign(ret_short, ret_mid, sig),
+        ret_fast_pct=ret_short,
+        buy_share_fast=buy_share,
+        buy_share_short=buy_share,
     )
     return wide.index.to_numpy(dtype=np.int64), symbols, f
 
@@ -157,8 +165,8 @@ def backtest_flags(bars_by_symbol: Mapping[str, Sequence[Bar]], thresholds: Dete
     demoted = _market_wide(f, len(bars_by_symbol), policy.market_wide_fraction, policy.market_wide_max_ratio)
     flags: list[Flag] = []
     for kind, lv in levels.items():
-        if demoted is not None and kind in MARKET_EXPLAINED:
-            lv = np.where(demoted, 0.0, lv)
+        if demoted is not None:
+            lv = np.where(demoted & market_explained(kind, f, thresholds), 0.0, lv)
         for col, symbol in enumerate(symbols):
             flags.extend(_episodes(symbol, kind, ends, lv[:, col], cooldown_ms))
     flags.sort(key=lambda fl: (fl.ts_ms, fl.symbol, fl.kind.value))

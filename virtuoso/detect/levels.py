@@ -15,6 +15,9 @@ from virtuoso.domain.alerts import AlertKind, Severity
 
 HIGH_LEVEL = 1.6
 CRITICAL_LEVEL = 2.5
+# An early reading (the last half-minute or minute) opens a watch at most: high needs the longer
+# window of the same detector (or a pump's dump) to confirm it.
+EARLY_MAX_LEVEL = 1.5
 
 
 def severity_for(level: float) -> Severity:

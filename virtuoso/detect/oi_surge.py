@@ -4,8 +4,9 @@ The bar is the larger of ``oi_surge_pct`` and four times the symbol's own typica
 the same window, so a coin whose open interest always churns is judged by its own noise. The
 last minute must carry a share of that bar too (``MOMENTUM_SHARE``): a surge that has stopped
 keeps the window's change high for minutes, and without it those leftover minutes raised late
-alerts after the episode. Rising OI with a falling price is left to ``oi_price_divergence``, so
-one episode gets one name.
+alerts after the episode. The last minute alone also opens a watch when it carries ``FAST_SHARE``
+of the bar (the window grades it higher). Rising OI with a falling price is left to
+``oi_price_divergence``, so one episode gets one name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from virtuoso.config import DetectionSettings
 from virtuoso.detect.features import Features
-from virtuoso.detect.levels import rounded
+from virtuoso.detect.levels import EARLY_MAX_LEVEL, rounded
 
 KIND = "oi_surge"
 NOISE_MULTIPLE = 4.0
@@ -25,6 +26,9 @@ FALLING_FLOOR_PCT = 0.3
 # Share of the bar the last minute's OI change must reach (a steady rise over a 5-minute window
 # puts a fifth of it in each minute; a surge speeds up at its start, so this rarely binds then).
 MOMENTUM_SHARE = 0.2
+# The last minute alone opens a watch at this share of the bar: twice the pace of a steady rise
+# over the 5-minute window, so a surge is seen in its first minute, not when the window fills.
+FAST_SHARE = 0.4
 
 
 def effective_pct(f: Features, th: DetectionSettings) -> Any:
@@ -39,8 +43,9 @@ def falling_band_pct(f: Features, th: DetectionSettings) -> Any:
 
 def level(f: Features, th: DetectionSettings) -> Any:
     bar = effective_pct(f, th)
-    lvl = np.minimum(f.oi_chg_pct / bar, f.oi_chg_short_pct / (MOMENTUM_SHARE * bar))
-    return np.where(f.ret_long_pct > -falling_band_pct(f, th), lvl, 0.0)
+    window = np.minimum(f.oi_chg_pct / bar, f.oi_chg_short_pct / (MOMENTUM_SHARE * bar))
+    early = np.minimum(f.oi_chg_short_pct / (FAST_SHARE * bar), EARLY_MAX_LEVEL)
+    return np.where(f.ret_long_pct > -falling_band_pct(f, th), np.fmax(window, early), 0.0)
 
 
 def evidence(f: Features, th: DetectionSettings) -> dict[str, Any]:

@@ -22,11 +22,15 @@ from virtuoso.detect.composite import composite_score
 from virtuoso.detect.features import LONG_S, SIGMA_BARS, Baseline, Features, baseline_from_bars
 from virtuoso.detect.levels import HIGH_LEVEL, score_for, severity_for
 from virtuoso.detect.pump_and_dump import retrace_frac
-from virtuoso.detect.registry import DETECTORS, MARKET_EXPLAINED
+from virtuoso.detect.registry import DETECTORS, MARKET_EXPLAINED, market_explained
 from virtuoso.detect.series import SecondSeries
 from virtuoso.domain.alerts import Alert, AlertKind, Severity, episode_id
 
 PUMP_FOLLOW_S = 1_800  # how long after a pump opens its dump still escalates it
+# An episode that opened at most this long before its symbol was seen moving with a market-wide
+# move is explained by it too: a pump's early watch can open before enough of the watchlist has
+# moved to call the move market-wide. Its watch is out, but its escalations (the dump) are demoted.
+LATE_EXPLAIN_S = 180
 _FEATURE_VALUES = attrgetter(*(f.name for f in dataclass_fields(Features)))
 
 
@@ -93,6 +97,8 @@ class DetectionRunner:
         demoted = market_wide_symbols(moving, len(self._sym), ps.market_wide_fraction, ps.market_wide_max_ratio)
         # Moving with a market-wide move but far more than it: no longer explained by the market.
         broke_away = market_wide_symbols(moving, len(self._sym), ps.market_wide_fraction) - demoted
+        for symbol in demoted:
+            self._explain_late(symbol, ts_ms)
         alerts: list[Alert] = []
         for symbol, st in self._sym.items():
             if st.features is None:
@@ -101,8 +107,8 @@ class DetectionRunner:
                 sev = severity_for(level)
                 decision = self.policy.step(symbol, kind.value, level, sev, ts_ms)
                 if decision is not None:
-                    wide = self._market_wide(symbol, kind, decision, symbol in demoted and kind in MARKET_EXPLAINED,
-                                             symbol in broke_away)
+                    explained = symbol in demoted and bool(market_explained(kind, st.features, th))
+                    wide = self._market_wide(symbol, kind, decision, explained, symbol in broke_away)
                     alerts.append(self._alert(symbol, kind, decision, level, ts_ms, wide))
                     if kind is AlertKind.PUMP_AND_DUMP and decision.event == "new":
                         low = min(st.series.close[-(LONG_S + 1):])
@@ -124,6 +130,14 @@ class DetectionRunner:
                 self._explained.pop(key, None)
             return wide_now
         return wide_now or (not broke_away and self._explained.get(key) == d.episode_start_ms)
+
+    def _explain_late(self, symbol: str, ts_ms: int) -> None:
+        """Mark this symbol's episodes opened in the last LATE_EXPLAIN_S as the market's move."""
+        for kind in MARKET_EXPLAINED:
+            start = self.policy.latest_start_ms(symbol, kind.value)
+            if start >= 0 and ts_ms - start <= LATE_EXPLAIN_S * 1000 and self._explained.get((symbol, kind)) != start:
+                self._explained[(symbol, kind)] = start
+                self.policy.waive_cooldown(symbol, kind.value)
 
     @staticmethod
     def _levels(active: list[_Symbol], th: DetectionSettings) -> None:

@@ -59,16 +59,19 @@ def ratio(num: float, den: float) -> float:
 
 
 class SecondSeries:
-    """Closes, cumulative volume and liquidations, and open interest, one entry per second."""
+    """Closes, cumulative volume (all, taker buys, taker sells) and liquidations, and open interest,
+    one entry per second."""
 
     def __init__(self, capacity_s: int = CAPACITY_S) -> None:
         self.capacity_s = max(capacity_s, LONG_S + 1)
         self.last_start_ms = -1
         self.close: list[float] = []
         self.cum_volume: list[float] = []
+        self.cum_buy: list[float] = []
+        self.cum_sell: list[float] = []
         self.cum_liq_usd: list[float] = []
         self.oi: list[float] = []
-        self._vol = 0.0
+        self._vol = self._buy = self._sell = 0.0
         self._liq = 0.0
 
     def __len__(self) -> int:
@@ -80,14 +83,19 @@ class SecondSeries:
             return
         self.last_start_ms = bar.start_ms
         self._vol += bar.volume
+        self._buy += bar.buy_volume
+        self._sell += bar.sell_volume
         self._liq += (bar.long_liq_volume + bar.short_liq_volume) * bar.close
         self.close.append(bar.close)
         self.cum_volume.append(self._vol)
+        self.cum_buy.append(self._buy)
+        self.cum_sell.append(self._sell)
         self.cum_liq_usd.append(self._liq)
         self.oi.append(bar.open_interest)
         if len(self.close) > self.capacity_s + 300:  # trim in chunks, not every second
             cut = len(self.close) - self.capacity_s
             del self.close[:cut], self.cum_volume[:cut], self.cum_liq_usd[:cut], self.oi[:cut]
+            del self.cum_buy[:cut], self.cum_sell[:cut]
 
     def _ago(self, values: list[float], seconds: int) -> float:
         """The value ``seconds`` before the newest (the oldest kept if history is shorter)."""
@@ -100,7 +108,7 @@ class SecondSeries:
         if n < 2:
             nan = _NAN
             return Features(nan, nan, nan, nan, nan, base.sigma_1m_pct, 0.0, 0.0, nan, nan, nan, nan,
-                            base.oi_noise_pct, 0.0, base.liq_per_min_usd, 0.0)
+                            base.oi_noise_pct, 0.0, base.liq_per_min_usd, 0.0, nan, nan, nan)
         close = self.close[-1]
         ago = self._ago
         ret_short = pct(close, ago(self.close, SHORT_S))
@@ -132,4 +140,13 @@ class SecondSeries:
             liq_usd=self.cum_liq_usd[-1] - ago(self.cum_liq_usd, SHORT_S),
             liq_baseline_usd=base.liq_per_min_usd,
             market_moving=moving,
+            ret_fast_pct=pct(close, ago(self.close, VOLUME_FAST_S)),
+            buy_share_fast=self._buy_share(VOLUME_FAST_S),
+            buy_share_short=self._buy_share(SHORT_S),
         )
+
+    def _buy_share(self, seconds: int) -> float:
+        """Taker buy volume over all taker volume in the last ``seconds`` (NaN without trades)."""
+        buy = self.cum_buy[-1] - self._ago(self.cum_buy, seconds)
+        total = buy + self.cum_sell[-1] - self._ago(self.cum_sell, seconds)
+        return buy / total if total > 0 else _NAN

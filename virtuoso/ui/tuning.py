@@ -17,7 +17,10 @@ from virtuoso.config import DetectionSettings
 PRESETS = ("conservative", "balanced", "aggressive")
 # How far a preset moves a level threshold from the balanced default (stricter = fewer flags).
 _PRESET_FACTOR = {"conservative": 1.5, "balanced": 1.0, "aggressive": 0.67}
-_LOWER_IS_STRICTER = {"divergence_price_flat_pct"}  # a narrower 'flat' band is stricter
+# Every level threshold is stricter when higher (the backtest's property test holds each one to it;
+# the flat band too: a divergence needs price beyond it). Taker shares are stricter when higher
+# as well, but live between one half (no side) and one: a preset scales their excess over a half.
+_SHARE_SUFFIX = "_share"
 _WINDOW_UNITS = {"s", "min"}  # windows and baselines are not levels: presets keep them
 
 
@@ -93,8 +96,8 @@ def preset(name: str) -> dict[str, float | int]:
     for s in slider_specs():
         if s.unit in _WINDOW_UNITS or factor == 1.0:
             out[s.name] = s.clamp(s.default)
-        elif s.name in _LOWER_IS_STRICTER:
-            out[s.name] = s.clamp(s.default / factor)
+        elif s.name.endswith(_SHARE_SUFFIX):
+            out[s.name] = s.clamp(0.5 + (s.default - 0.5) * factor)
         else:
             out[s.name] = s.clamp(s.default * factor)
     return out
