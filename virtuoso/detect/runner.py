@@ -19,7 +19,7 @@ import numpy as np
 from virtuoso.alerting.policy import Decision, EpisodePolicy, market_wide_symbols
 from virtuoso.config import AlertPolicySettings, DetectionSettings
 from virtuoso.detect.composite import composite_score
-from virtuoso.detect.features import LONG_S, SIGMA_BARS, Baseline, Features, baseline_from_bars
+from virtuoso.detect.features import SIGMA_BARS, Baseline, Features, baseline_from_bars
 from virtuoso.detect.levels import HIGH_LEVEL, score_for, severity_for
 from virtuoso.detect.pump_and_dump import retrace_frac
 from virtuoso.detect.registry import DETECTORS, MARKET_EXPLAINED, market_explained
@@ -111,7 +111,7 @@ class DetectionRunner:
                     wide = self._market_wide(symbol, kind, decision, explained, symbol in broke_away)
                     alerts.append(self._alert(symbol, kind, decision, level, ts_ms, wide))
                     if kind is AlertKind.PUMP_AND_DUMP and decision.event == "new":
-                        low = min(st.series.close[-(LONG_S + 1):])
+                        low = st.series.low
                         st.pump = _Pump(ts_ms, low, st.features.close, level)
             pump = self._follow_pump(symbol, st, ts_ms, th)
             if pump is not None:

@@ -8,7 +8,6 @@ import of the detection engineer's backtest (absent until it lands; the page the
 from __future__ import annotations
 
 import importlib
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
