@@ -33,6 +33,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/detection.py
+	$(PY) bench/detection_tick.py
 	$(PY) bench/backtest.py
 	$(PY) bench/storage.py
 	$(PY) bench/report.py
