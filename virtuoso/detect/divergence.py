@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from virtuoso.config import DetectionSettings
-from virtuoso.detect.features import MIN_SIGMA_PCT, Features
+from virtuoso.detect.features import MIN_SIGMA_PCT, NET_BUYING_SHARE, Features
 from virtuoso.detect.levels import EARLY_MAX_LEVEL, rounded
 
 KIND = "oi_price_divergence"
@@ -31,7 +31,6 @@ KIND = "oi_price_divergence"
 STILL_MOVING_SHARE = 1.0 / 3.0
 MOMENTUM_SHARE = 1.0 / 15.0
 FAST_NOISE_MULTIPLE = 2.5  # the minute's OI change against the symbol's typical 5-minute change
-NET_BUYING_SHARE = 0.5  # above this taker buy share the tape is buying: no shorts crowding in
 
 
 def slow_level(f: Features, th: DetectionSettings) -> Any:
@@ -64,13 +63,18 @@ def level(f: Features, th: DetectionSettings) -> Any:
     return np.fmax(slow_level(f, th), early_level(f, th))
 
 
-def oi_falling(f: Features, th: DetectionSettings) -> Any:
+def _early_leads(f: Features, th: DetectionSettings) -> Any:
+    with np.errstate(invalid="ignore"):
+        return early_level(f, th) > slow_level(f, th)
+
+
+def oi_falling(f: Features, th: DetectionSettings, early_leads: Any = None) -> Any:
     """Whether the reading that leads is the short-covering one (open interest falling).
 
     A market-wide rally squeezes shorts on every coin, so the runner demotes this pattern (not
     shorts crowding in) on the symbols moving with a market-wide move."""
+    on_early = _early_leads(f, th) if early_leads is None else early_leads
     with np.errstate(invalid="ignore"):
-        on_early = early_level(f, th) > slow_level(f, th)
         return np.where(on_early, f.oi_chg_short_pct, f.oi_chg_long_pct) < 0
 
 
@@ -80,6 +84,7 @@ def evidence(f: Features, th: DetectionSettings) -> dict[str, Any]:
                  buy_share_1m=f.buy_share_short, threshold_oi_pct=th.divergence_oi_pct,
                  threshold_oi_1m_pct=th.divergence_oi_fast_pct, threshold_buy_share=th.divergence_buy_share,
                  flat_band_pct=th.divergence_price_flat_pct)
-    ev["trigger"] = "1m" if float(early_level(f, th)) > float(slow_level(f, th)) else "15m"
-    ev["pattern"] = "short covering" if bool(oi_falling(f, th)) else "shorts crowding in"
+    on_early = _early_leads(f, th)
+    ev["trigger"] = "1m" if bool(on_early) else "15m"
+    ev["pattern"] = "short covering" if bool(oi_falling(f, th, on_early)) else "shorts crowding in"
     return ev

@@ -34,6 +34,9 @@ MIN_SIGMA_PCT = 0.01  # floor so a perfectly flat history cannot divide by zero
 RECENT_CLIP_SIGMAS = 3.0  # recent returns count at most this many (robust) sigmas in the recent std
 # (at 4, the minutes of a pump or a market move a quarter hour back still held sigma up enough to
 # miss a 1.5-2 % move right after them: price_move recall 0.90 -> 0.97 on the tuning seeds)
+# At or below this taker buy share the tape is not net buying (the early pump reading needs more;
+# shorts crowding in and the confirmed pump read it as a side, not a level).
+NET_BUYING_SHARE = 0.5
 MARKET_MOVE_SIGMAS = 2.0  # a return beyond this many sigmas of its window is a symbol's share of a market move
 
 

@@ -12,8 +12,8 @@ Two ways open the watch:
 * **Confirmed**: price ``pump_price_pct`` above its 15-minute low while rising, on volume
   ``pump_volume_ratio`` times baseline over the fast window (30 s live, one minute in the
   backtest) and half that over two minutes (one block print is not a pump), with takers net
-  buyers over the fast window and price above where it was 15 minutes ago. This one grows with the pump, so a large pump is high before it
-  dumps.
+  buyers over the fast window and price above where it was 15 minutes ago. This one grows with
+  the pump, so a large pump is high before it dumps.
 
 The runner then follows the episode: when price gives back ``dump_retrace_frac`` of the rise, the
 same alert id is re-raised at high (critical when the pump itself was twice the threshold).
@@ -27,15 +27,11 @@ from typing import Any
 import numpy as np
 
 from virtuoso.config import DetectionSettings
-from virtuoso.detect.features import MIN_SIGMA_PCT, Features
+from virtuoso.detect.features import MIN_SIGMA_PCT, NET_BUYING_SHARE, Features
 from virtuoso.detect.levels import EARLY_MAX_LEVEL, rounded
 
 KIND = "pump_and_dump"
 EARLY_SIGMAS_1M = 2.0  # the 30 s rise must also beat this many 1-minute sigmas of the symbol
-# A rise on a tape where takers sell more than they buy (market makers re-quoting) is not a pump,
-# whatever its size; nor is a bounce off a flush that leaves price below where it was a quarter
-# hour ago (its "rise from the 15-minute low" is measured from the flush's bottom).
-NET_BUYING_SHARE = 0.5
 
 
 def early_level(f: Features, th: DetectionSettings) -> Any:
@@ -47,7 +43,11 @@ def early_level(f: Features, th: DetectionSettings) -> Any:
 
 
 def confirmed_level(f: Features, th: DetectionSettings) -> Any:
-    """The confirmed reading: the rise from the 15-minute low on volume over two windows, bought."""
+    """The confirmed reading: the rise from the 15-minute low on volume over two windows, bought.
+
+    A rise on a tape where takers sell more than they buy (market makers re-quoting) is not a
+    pump, whatever its size; nor is a bounce off a flush that leaves price below where it was a
+    quarter hour ago (its "rise from the 15-minute low" is measured from the flush's bottom)."""
     with np.errstate(invalid="ignore"):
         bought = (f.ret_short_pct > 0) & (f.ret_long_pct > 0) & (f.buy_share_fast >= NET_BUYING_SHARE)
     rising = np.where(bought, f.rise_pct / th.pump_price_pct, 0.0)
