@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import orjson
 import pytest
 
-from virtuoso.domain.alerts import AlertKind
+from virtuoso.domain.alerts import SYMBOL_KINDS, AlertKind
 from virtuoso.domain.events import Liquidation, Side, Ticker, Trade
 from virtuoso.ingest.bybit.parse import BybitParser
 from virtuoso.ingest.simulator import EPISODE_KINDS, NEGATIVE_KINDS, Episode, SimMarket
@@ -58,7 +58,7 @@ def market(symbols=("BTCUSDT", "SOLUSDT"), seed=11, scheduled=(), **kw) -> SimMa
 
 
 def test_episode_kinds_are_the_alert_kind_values():
-    assert set(EPISODE_KINDS) == {k.value for k in AlertKind}
+    assert set(EPISODE_KINDS) == {k.value for k in SYMBOL_KINDS}
     assert NEGATIVE_KINDS == ("market_move", "volatile_normal", "funding_time")
     ep = Episode("oi_surge", "BTCUSDT", 1_000, 60, 0.05)
     assert ep.end_ms == 61_000 and Episode.from_dict(ep.to_dict()) == ep

@@ -21,9 +21,9 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from virtuoso.domain.alerts import Alert, AlertKind, Severity
+from virtuoso.domain.alerts import SYMBOL_KINDS, Alert, Severity
 
-MANIPULATION_KINDS = tuple(k.value for k in AlertKind)
+MANIPULATION_KINDS = tuple(k.value for k in SYMBOL_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
