@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import orjson
 import pytest
 
-from virtuoso.domain.alerts import SYMBOL_KINDS, AlertKind
+from virtuoso.domain.alerts import SYMBOL_KINDS
 from virtuoso.domain.events import Liquidation, Side, Ticker, Trade
 from virtuoso.ingest.bybit.parse import BybitParser
 from virtuoso.ingest.simulator import EPISODE_KINDS, NEGATIVE_KINDS, Episode, SimMarket
