@@ -122,33 +122,46 @@ class InfluxSettings(_Section):
 
 
 class DetectionSettings(_Section):
-    """Thresholds of the detectors. Defaults are the 'balanced' preset."""
+    """How often the detectors may alert, and the smallest moves that can alert at all.
 
-    oi_window_s: int = threshold(300, unit="s", lo=60, hi=3_600, step=60, doc="Window for open-interest change.")
-    oi_surge_pct: float = threshold(0.5, unit="%", lo=0.1, hi=20.0, step=0.1, doc="OI change that raises oi_surge.")
-    volume_spike_ratio: float = threshold(4.5, unit="x", lo=1.5, hi=50.0, step=0.5, doc="Volume over its robust baseline.")
-    volume_baseline_min: int = threshold(60, unit="min", lo=15, hi=1_440, step=15, doc="Baseline length for volume.")
-    price_move_sigma: float = threshold(6.0, unit="sigma", lo=2.0, hi=20.0, step=0.5, doc="Return over realised volatility.")
-    price_move_min_pct: float = threshold(0.8, unit="%", lo=0.1, hi=10.0, step=0.1, doc="Smallest return for price_move.")
-    divergence_oi_pct: float = threshold(1.0, unit="%", lo=0.5, hi=20.0, step=0.5, doc="OI change for oi_price_divergence.")
-    divergence_price_flat_pct: float = threshold(0.3, unit="%", lo=0.05, hi=5.0, step=0.05, doc="Price counts as flat within this.")
-    divergence_oi_fast_pct: float = threshold(0.1, unit="%", lo=0.02, hi=5.0, step=0.01, doc="OI change within one minute that opens an early divergence watch.")
-    divergence_buy_share: float = threshold(0.58, unit="frac", lo=0.5, hi=1.0, step=0.01, doc="Taker buy share of the last minute that marks falling OI as short covering.")
-    pump_price_pct: float = threshold(1.0, unit="%", lo=0.5, hi=30.0, step=0.5, doc="Rise that opens a pump_and_dump watch.")
-    pump_volume_ratio: float = threshold(4.0, unit="x", lo=1.5, hi=50.0, step=0.5, doc="Volume with the rise.")
-    pump_early_pct: float = threshold(0.3, unit="%", lo=0.05, hi=10.0, step=0.05, doc="Rise within 30 s that opens an early pump watch on heavy buying.")
-    pump_buy_share: float = threshold(0.62, unit="frac", lo=0.5, hi=1.0, step=0.01, doc="Taker buy share of the last 30 s for an early pump watch.")
-    dump_retrace_frac: float = threshold(0.5, unit="frac", lo=0.1, hi=1.0, step=0.05, doc="Share of the pump given back.")
-    cascade_liq_usd: float = threshold(250_000, unit="USD", lo=10_000, hi=50_000_000, step=10_000, doc="Liquidations in one minute.")
-    cascade_price_impact_pct: float = threshold(1.0, unit="%", lo=0.1, hi=20.0, step=0.1, doc="Price impact with the cluster.")
-    cascade_oi_drop_pct: float = threshold(1.0, unit="%", lo=0.1, hi=20.0, step=0.1, doc="OI drop with the cluster.")
+    Alarm levels are not constants: each statistic is judged against the symbol's own recent
+    distribution and its level is put where a market without manipulation would cross it at the
+    alert budget below (``watch_per_day``, ``high_per_day``), for BTC and a thin coin alike. The
+    floors are absolute minimums on top (a dead-calm coin cannot alert on a tick). Raising a floor
+    or lowering a budget never adds an alert. The defaults are the 'balanced' preset.
+    """
+
+    watch_per_day: float = threshold(0.5, unit="/day", lo=0.05, hi=20.0, step=0.05,
+                                     doc="Alert budget: watch (or higher) events per symbol-day on a market without manipulation.")
+    high_per_day: float = threshold(0.05, unit="/day", lo=0.005, hi=5.0, step=0.005,
+                                    doc="Alert budget: high (or critical) events per symbol-day on a market without manipulation.")
+    history_hours: int = threshold(48, unit="h", lo=2, hi=168, step=1,
+                                   doc="History each symbol's alarm levels are calibrated on.")
+    price_move_min_pct: float = threshold(0.5, unit="%", lo=0.05, hi=20.0, step=0.05,
+                                          doc="Smallest price move (market share taken out) that can alert.")
+    volume_min_usd: float = threshold(25_000, unit="USD", lo=0, hi=50_000_000, step=5_000,
+                                      doc="Smallest traded value in the window for a volume spike or a pump.")
+    oi_min_pct: float = threshold(0.5, unit="%", lo=0.05, hi=20.0, step=0.05,
+                                  doc="Smallest open-interest change for an OI surge or a divergence.")
+    divergence_price_min_pct: float = threshold(0.3, unit="%", lo=0.05, hi=10.0, step=0.05,
+                                                doc="Smallest price move against open interest for a divergence.")
+    pump_min_pct: float = threshold(1.0, unit="%", lo=0.2, hi=30.0, step=0.1,
+                                    doc="Smallest rise that can open a pump.")
+    dump_retrace_frac: float = threshold(0.5, unit="frac", lo=0.1, hi=1.0, step=0.05,
+                                         doc="Share of a pump's rise given back that marks the dump.")
+    cascade_liq_usd: float = threshold(100_000, unit="USD", lo=1_000, hi=50_000_000, step=1_000,
+                                       doc="Smallest liquidations in one minute for a cascade.")
+    cascade_oi_drop_pct: float = threshold(0.2, unit="%", lo=0.0, hi=20.0, step=0.05,
+                                           doc="Smallest open-interest drop over 5 minutes with a cascade.")
+    market_move_min_pct: float = threshold(1.0, unit="%", lo=0.1, hi=20.0, step=0.1,
+                                           doc="Smallest move of the whole market for a market-wide event.")
 
 
 class AlertPolicySettings(_Section):
-    cooldown_s: int = Field(900, ge=0, le=86_400, description="Quiet time per symbol and kind after an alert.")
-    exit_ratio: float = Field(0.7, gt=0, le=1, description="Hysteresis: an episode ends below this share of the enter level.")
-    market_wide_fraction: float = Field(0.6, gt=0, le=1, description="Share of the watchlist moving together that demotes symbol flags.")
-    market_wide_max_ratio: float = Field(3.0, ge=1, le=100, description="A symbol moving more than this many times the market's median mover is not demoted.")
+    """How readings become events: one event per symbol at a time, hysteresis, cooldown."""
+
+    cooldown_s: int = Field(900, ge=0, le=86_400, description="After an event ends, the same kind on the same symbol reopens it instead of a new event for this long.")
+    exit_ratio: float = Field(0.7, gt=0, le=1, description="Hysteresis: an event ends once every reading has stayed below this share of its alarm level for a minute.")
 
 
 class DiscordSettings(_Section):

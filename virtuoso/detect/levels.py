@@ -1,23 +1,23 @@
-"""Turning a detector's level into severity and score, and the reading a detector hands back.
+"""The common level scale: every reading is "how far past its alarm", so every kind grades the same.
 
-A level is "measured value over its threshold": 1.0 is exactly at the threshold. Severity and
-score depend on the level only, so every detector grades the same way: watch from 1x, high from
-1.6x, critical from 2.5x; score 50 at the threshold, 75 at twice it, 100 at four times.
+A level of 1.0 is exactly at the watch alarm, 1.6 at high, 2.5 at critical (the calibrated levels
+of :mod:`virtuoso.detect.calibration` map onto these); score 50 at the watch alarm, 75 at twice it,
+100 at four times. A floor (an absolute minimum move, set by the user) caps the level below 1 until
+it is met, so raising a floor can only take alerts away.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
-from virtuoso.domain.alerts import AlertKind, Severity
+import numpy as np
+
+from virtuoso.domain.alerts import Severity
 
 HIGH_LEVEL = 1.6
 CRITICAL_LEVEL = 2.5
-# An early reading (the last half-minute or minute) opens a watch at most: high needs the longer
-# window of the same detector (or a pump's dump) to confirm it.
-EARLY_MAX_LEVEL = 1.5
+BELOW_FLOOR = 0.99  # a reading short of its floor stays just under the watch alarm at most
 
 
 def severity_for(level: float) -> Severity:
@@ -37,27 +37,17 @@ def score_for(level: float) -> float:
     return max(0.0, min(100.0, 50.0 + 25.0 * math.log2(level)))
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One detector's view of one symbol at one time."""
-
-    kind: AlertKind
-    level: float
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def severity(self) -> Severity:
-        return severity_for(self.level)
-
-    @property
-    def score(self) -> float:
-        return score_for(self.level)
+def floored(level: Any, floor_ratio: Any) -> Any:
+    """``level`` where the floor is met (``floor_ratio`` = measured / floor >= 1), else at most
+    BELOW_FLOOR times the share of the floor reached. NaN (no level yet) reads as 0."""
+    lv = np.asarray(level, dtype=float)
+    fr = np.asarray(floor_ratio, dtype=float)
+    capped = np.where(fr >= 1.0, lv, np.fmin(lv, BELOW_FLOOR * np.fmax(fr, 0.0)))
+    return np.where(capped > 0, capped, 0.0)  # NaN and negatives read as 0
 
 
-def rounded(**values: Any) -> dict[str, Any]:
-    """Evidence values rounded for people (and JSON: NaN becomes None)."""
-    out: dict[str, Any] = {}
-    for k, v in values.items():
-        x = float(v)
-        out[k] = round(x, 4) if math.isfinite(x) else None
-    return out
+def ratio(value: Any, floor: float) -> Any:
+    """measured / floor, +inf for a zero floor (always met)."""
+    if floor <= 0:
+        return np.full(np.shape(value), np.inf)
+    return np.asarray(value, dtype=float) / floor

@@ -1,8 +1,9 @@
-"""liquidation_cascade: clustered liquidations that move price and flush open interest.
+"""liquidation_cascade: forced selling (or buying) far beyond the coin's usual, moving price, flushing OI.
 
-All three must hold over the last minutes: liquidations in one minute of at least
-``cascade_liq_usd`` and five times the symbol's usual liquidation flow, a price impact of
-``cascade_price_impact_pct`` over five minutes, and open interest down ``cascade_oi_drop_pct``.
+Reads ``liquidation_60``: the log of the last minute's liquidations over the coin's usual (less the
+rest of the market's), scaled down unless price moved two sigmas over five minutes with it, judged
+against the coin's own history. Floors: at least ``cascade_liq_usd`` liquidated in the minute and
+open interest down at least ``cascade_oi_drop_pct`` over five minutes.
 """
 
 from __future__ import annotations
@@ -12,25 +13,34 @@ from typing import Any
 import numpy as np
 
 from virtuoso.config import DetectionSettings
-from virtuoso.detect.features import Features
-from virtuoso.detect.levels import rounded
+from virtuoso.detect import words
+from virtuoso.detect.levels import ratio
+from virtuoso.detect.statistics import Scales, Window
+from virtuoso.domain.alerts import AlertKind
 
-KIND = "liquidation_cascade"
-BASELINE_MULTIPLE = 5.0
-
-
-def liq_bar(f: Features, th: DetectionSettings) -> Any:
-    return np.fmax(th.cascade_liq_usd, BASELINE_MULTIPLE * f.liq_baseline_usd)
+KIND = AlertKind.LIQUIDATION_CASCADE
 
 
-def level(f: Features, th: DetectionSettings) -> Any:
-    return np.minimum(
-        np.minimum(f.liq_usd / liq_bar(f, th), np.abs(f.ret_mid_pct) / th.cascade_price_impact_pct),
-        f.oi_drop_pct / th.cascade_oi_drop_pct,
-    )
+def floor_ratio(w: Window, th: DetectionSettings, oi_chg_5m_pct: Any) -> Any:
+    drop = ratio(-np.asarray(oi_chg_5m_pct, dtype=float), th.cascade_oi_drop_pct) if th.cascade_oi_drop_pct > 0 else np.inf
+    return np.fmin(ratio(w.liq, th.cascade_liq_usd), drop)
 
 
-def evidence(f: Features, th: DetectionSettings) -> dict[str, Any]:
-    return rounded(liquidations_usd_1m=f.liq_usd, price_impact_5m_pct=f.ret_mid_pct, oi_drop_5m_pct=f.oi_drop_pct,
-                   threshold_liq_usd=liq_bar(f, th), threshold_impact_pct=th.cascade_price_impact_pct,
-                   threshold_oi_drop_pct=th.cascade_oi_drop_pct)
+def direction(w: Window) -> Any:
+    # Longs liquidated push price down.
+    with np.errstate(invalid="ignore"):
+        return np.where(w.liq_long * 2 >= w.liq, -1.0, 1.0)
+
+
+def describe(i: int, w: Window, sc: Scales, stat: float, alarm: float, impact: Window) -> tuple[dict[str, Any], str]:
+    liq, longs = float(w.liq[i]), float(w.liq_long[i])
+    usual = float(sc.liq_per_min[i]) * w.seconds / 60.0
+    long_share = longs / liq if liq > 0 else float("nan")
+    values = {"window_s": w.seconds, "liquidations_usd": liq, "long_share": long_share, "usual_usd": usual,
+              "price_change_5m_pct": float(impact.ret_pct[i]), "oi_change_5m_pct": float(impact.oi_chg_pct[i]),
+              "reading": stat, "alarm": alarm}
+    side = f"{words.share(long_share)} longs" if np.isfinite(long_share) else "sides unknown"
+    line = (f"Liquidations {words.usd(liq)} in {words.window(w.seconds)} ({side}), usual {words.usd(usual)}; price "
+            f"{words.pct(float(impact.ret_pct[i]))} and OI {words.pct(float(impact.oi_chg_pct[i]))} in 5 min "
+            f"({stat:.1f} on this coin's cascade scale, alarm at {alarm:.1f})")
+    return values, line

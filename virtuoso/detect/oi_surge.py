@@ -1,54 +1,41 @@
-"""oi_surge: open interest up sharply over ``oi_window_s``, still rising, while price is not clearly falling.
+"""oi_surge: open interest building far faster than the coin's own usual, over 1 to 30 minutes.
 
-The bar is the larger of ``oi_surge_pct`` and four times the symbol's own typical OI change over
-the same window, so a coin whose open interest always churns is judged by its own noise. The
-last minute must carry a share of that bar too (``MOMENTUM_SHARE``): a surge that has stopped
-keeps the window's change high for minutes, and without it those leftover minutes raised late
-alerts after the episode. The last minute alone also opens a watch when it carries ``FAST_SHARE``
-of the bar (the window grades it higher). Rising OI with a falling price is left to
-``oi_price_divergence``, so one episode gets one name.
+Reads ``oi_{60,300,900,1800}``: the rise of open interest in multiples of its usual change over the
+window (the 15 and 30 minute windows catch slow "stealth" builds), judged against the coin's own
+history. Floor: open interest up at least ``oi_min_pct``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import math
+
 import numpy as np
 
 from virtuoso.config import DetectionSettings
-from virtuoso.detect.features import Features
-from virtuoso.detect.levels import EARLY_MAX_LEVEL, rounded
+from virtuoso.detect import words
+from virtuoso.detect.levels import ratio
+from virtuoso.detect.statistics import Scales, Window
+from virtuoso.domain.alerts import AlertKind
 
-KIND = "oi_surge"
-NOISE_MULTIPLE = 4.0
-FIFTEEN_MIN_SCALE = 15.0 ** 0.5
-FALLING_FLOOR_PCT = 0.3
-# Share of the bar the last minute's OI change must reach (a steady rise over a 5-minute window
-# puts a fifth of it in each minute; a surge speeds up at its start, so this rarely binds then).
-MOMENTUM_SHARE = 0.2
-# The last minute alone opens a watch at this share of the bar: twice the pace of a steady rise
-# over the 5-minute window, so a surge is seen in its first minute, not when the window fills.
-FAST_SHARE = 0.4
+KIND = AlertKind.OI_SURGE
 
 
-def effective_pct(f: Features, th: DetectionSettings) -> Any:
-    return np.fmax(th.oi_surge_pct, NOISE_MULTIPLE * f.oi_noise_pct)
+def floor_ratio(w: Window, th: DetectionSettings) -> Any:
+    return ratio(w.oi_chg_pct, th.oi_min_pct)
 
 
-def falling_band_pct(f: Features, th: DetectionSettings) -> Any:
-    """How far price may fall over 15 minutes and still count as not falling (noise included)."""
-    # A fixed floor, not the divergence setting: raising a threshold must never add flags.
-    return np.fmax(FALLING_FLOOR_PCT, 2.0 * f.sigma_1m_pct * FIFTEEN_MIN_SCALE)
+def direction(w: Window) -> Any:
+    # New positions with price: up when price rose with them, down when it fell, else none.
+    return np.sign(np.where(np.abs(w.ret_pct) >= 0.1, w.ret_pct, 0.0))
 
 
-def level(f: Features, th: DetectionSettings) -> Any:
-    bar = effective_pct(f, th)
-    window = np.minimum(f.oi_chg_pct / bar, f.oi_chg_short_pct / (MOMENTUM_SHARE * bar))
-    early = np.minimum(f.oi_chg_short_pct / (FAST_SHARE * bar), EARLY_MAX_LEVEL)
-    return np.where(f.ret_long_pct > -falling_band_pct(f, th), np.fmax(window, early), 0.0)
-
-
-def evidence(f: Features, th: DetectionSettings) -> dict[str, Any]:
-    return rounded(oi_change_pct=f.oi_chg_pct, window_s=th.oi_window_s, oi_change_1m_pct=f.oi_chg_short_pct,
-                   price_change_15m_pct=f.ret_long_pct,
-                   oi_noise_pct=f.oi_noise_pct, threshold_pct=effective_pct(f, th))
+def describe(i: int, w: Window, sc: Scales, stat: float, alarm: float) -> tuple[dict[str, Any], str]:
+    usual = float(sc.oi_sigma_1m_pct[i]) * math.sqrt(w.seconds / 60.0)
+    chg = float(w.oi_chg_pct[i])
+    values = {"window_s": w.seconds, "oi_change_pct": chg, "usual_change_pct": usual, "multiple": stat,
+              "alarm_multiple": alarm, "alarm_pct": alarm * usual, "price_change_pct": float(w.ret_pct[i])}
+    line = (f"OI {words.pct(chg)} in {words.window(w.seconds)}: {words.times(stat)} this coin's usual "
+            f"{words.window(w.seconds)} change (alarm at {words.pct(alarm * usual)}); price {words.pct(float(w.ret_pct[i]))}")
+    return values, line

@@ -1,42 +1,39 @@
-"""price_move: an abrupt return judged against the symbol's own realised volatility.
+"""price_move: an abrupt move of one coin that the rest of the market does not explain.
 
-Fires when the 1-minute or 5-minute return is at least ``price_move_sigma`` standard deviations
-of the symbol's 1-minute returns (scaled by the square root of time) *and* at least
-``price_move_min_pct`` percent, so a dead-calm coin cannot alert on a tick. A 5-minute move must
-still be under way (the last minute goes the same way by a fifth of ``price_move_min_pct``).
+Reads ``price_{60,300,900}``: the market-adjusted return over 1, 5 and 15 minutes in sigmas of the
+coin's own volatility over that window, judged against the coin's own history of it. Floor: the
+adjusted move is at least ``price_move_min_pct``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from virtuoso.config import DetectionSettings
-from virtuoso.detect.features import MIN_SIGMA_PCT, Features
-from virtuoso.detect.levels import rounded
+from virtuoso.detect import words
+from virtuoso.detect.levels import ratio
+from virtuoso.detect.statistics import Scales, Window, sigma_over
+from virtuoso.domain.alerts import AlertKind
 
-KIND = "price_move"
-_MID_SCALE = math.sqrt(5.0)
-MOMENTUM_SHARE = 0.2
-
-
-def level(f: Features, th: DetectionSettings) -> Any:
-    sigma = np.maximum(f.sigma_1m_pct, MIN_SIGMA_PCT)
-    short = np.minimum(np.abs(f.ret_short_pct) / sigma / th.price_move_sigma,
-                       np.abs(f.ret_short_pct) / th.price_move_min_pct)
-    mid = np.minimum(np.abs(f.ret_mid_pct) / (sigma * _MID_SCALE) / th.price_move_sigma,
-                     np.abs(f.ret_mid_pct) / th.price_move_min_pct)
-    # The 5-minute move must still be under way: its last minute goes the same way by a share of
-    # the minimum move. Without it a move (or a pump's dump) that ended minutes ago alerted late,
-    # once the volatility it had raised came back down.
-    still_moving = f.ret_short_pct * np.sign(f.ret_mid_pct) / (MOMENTUM_SHARE * th.price_move_min_pct)
-    return np.maximum(short, np.minimum(mid, still_moving))
+KIND = AlertKind.PRICE_MOVE
 
 
-def evidence(f: Features, th: DetectionSettings) -> dict[str, Any]:
-    sigma = max(float(f.sigma_1m_pct), MIN_SIGMA_PCT) if math.isfinite(float(f.sigma_1m_pct)) else math.nan
-    return rounded(ret_1m_pct=f.ret_short_pct, ret_5m_pct=f.ret_mid_pct, sigma_1m_pct=sigma,
-                   z_1m=abs(float(f.ret_short_pct)) / sigma if sigma == sigma else math.nan,
-                   threshold_sigma=th.price_move_sigma, threshold_min_pct=th.price_move_min_pct)
+def floor_ratio(w: Window, th: DetectionSettings) -> Any:
+    return ratio(np.abs(w.resid_pct), th.price_move_min_pct)
+
+
+def direction(w: Window) -> Any:
+    return np.sign(w.resid_pct)
+
+
+def describe(i: int, w: Window, sc: Scales, stat: float, alarm: float) -> tuple[dict[str, Any], str]:
+    sigma = float(sigma_over(sc, w.seconds)[i])
+    ret, resid = float(w.ret_pct[i]), float(w.resid_pct[i])
+    values = {"window_s": w.seconds, "move_pct": ret, "own_move_pct": resid, "usual_move_pct": sigma,
+              "sigmas": stat, "alarm_sigmas": alarm, "alarm_pct": alarm * sigma}
+    market = "" if abs(ret - resid) < 0.05 * abs(ret) else f", {words.pct(resid)} after the market's share"
+    line = (f"Price {words.pct(ret)} in {words.window(w.seconds)}{market}: {words.times(stat)} this coin's usual "
+            f"{words.window(w.seconds)} move (alarm at {words.times(alarm)}, about {abs(alarm * sigma):.2f} %)")
+    return values, line

@@ -1,244 +1,283 @@
 """Detection runner: called by the pipeline once per second of *event* time.
 
-For every watched symbol it folds the newest closed 1-second bar into a :class:`SecondSeries`,
-refreshes the 1-minute baselines when a minute has closed, computes the features, asks every
-detector for its level, and passes the levels through the alert policy. Pump-and-dump episodes
-are followed after they open so the dump escalates the same alert. Pure apart from reading the
-market state it is handed; thresholds can be swapped at once with :meth:`set_thresholds`.
+Each second it pushes every symbol's newest closed 1-second bar onto the :class:`Tape`, reads the
+windows (1 s to 30 min) for all symbols at once with the market's share taken out
+(:mod:`virtuoso.detect.market_factor`), computes every statistic (:mod:`virtuoso.detect.statistics`),
+grades each against the symbol's own calibrated alarm levels (:mod:`virtuoso.detect.calibration`)
+and floors, and hands each symbol's readings to the event policy (:mod:`virtuoso.alerting.policy`):
+one event per manipulation, with one id. A pump is followed after it opens so its dump escalates
+the same event; the whole market's move is one event of its own on ``MARKET``.
+
+Once a minute the closed minute updates each symbol's scales (:mod:`virtuoso.detect.baselines`) and
+betas, and each statistic's sample for calibration (minutes inside an open event are left out).
+Pure apart from reading the market state it is handed. New thresholds (the dashboard's Apply) are
+taken at the start of the next second, so one second's alerts are all judged by one set.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import fields as dataclass_fields
-from operator import attrgetter
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from virtuoso.alerting.policy import Decision, EpisodePolicy, market_wide_symbols
+from virtuoso.alerting.policy import EventBook, EventChange
 from virtuoso.config import AlertPolicySettings, DetectionSettings
+from virtuoso.detect import market_move, pump_and_dump
+from virtuoso.detect.baselines import Baselines
+from virtuoso.detect.calibration import Calibrator, graded_level
 from virtuoso.detect.composite import composite_score
-from virtuoso.detect.features import SIGMA_BARS, Baseline, Features, baseline_from_bars
-from virtuoso.detect.levels import HIGH_LEVEL, score_for, severity_for
-from virtuoso.detect.pump_and_dump import retrace_frac
-from virtuoso.detect.registry import DETECTORS, MARKET_EXPLAINED, market_explained
-from virtuoso.detect.series import SecondSeries
-from virtuoso.domain.alerts import Alert, AlertKind, Severity, episode_id
+from virtuoso.detect.evidence import Readings, alert_from_change, kind_readings
+from virtuoso.detect.levels import HIGH_LEVEL, floored, ratio, score_for
+from virtuoso.detect.market_factor import Betas, capped_weights, loo_weighted_median, residual
+from virtuoso.detect.statistics import STATS, Scales, compute
+from virtuoso.detect.tape import Tape
+from virtuoso.detect.windows import WindowReader, budget_rates, market_rates
+from virtuoso.domain.alerts import MARKET_SYMBOL, SYMBOL_KINDS, Alert, AlertKind, Change, Severity
 
-PUMP_FOLLOW_S = 1_800  # how long after a pump opens its dump still escalates it
-# An episode that opened at most this long before its symbol was seen moving with a market-wide
-# move is explained by it too: a pump's early watch can open before enough of the watchlist has
-# moved to call the move market-wide. Its watch is out, but its escalations (the dump) are demoted.
-LATE_EXPLAIN_S = 180
-_FEATURE_VALUES = attrgetter(*(f.name for f in dataclass_fields(Features)))
-
-
-class _Symbol:
-    __slots__ = ("series", "baseline", "minute_ms", "refresh_offset_ms", "features", "levels", "pump")
-
-    def __init__(self, refresh_offset_ms: int = 0) -> None:
-        self.series = SecondSeries()
-        self.baseline = Baseline(math.nan, math.nan, math.nan, 0.0)
-        self.minute_ms = -1
-        self.refresh_offset_ms = refresh_offset_ms
-        self.features: Features | None = None
-        self.levels: dict[AlertKind, float] = {}
-        self.pump: _Pump | None = None
+_KINDS = SYMBOL_KINDS
 
 
 class _Pump:
-    __slots__ = ("start_ms", "low", "peak", "peak_level", "escalated")
+    __slots__ = ("start_ms", "low", "peak", "peak_level")
 
     def __init__(self, start_ms: int, low: float, peak: float, level: float) -> None:
-        self.start_ms, self.low, self.peak, self.peak_level, self.escalated = start_ms, low, peak, level, False
+        self.start_ms, self.low, self.peak, self.peak_level = start_ms, low, peak, level
 
 
 class DetectionRunner:
-    def __init__(self, thresholds: DetectionSettings, policy: AlertPolicySettings, symbols: list[str],
+    def __init__(self, thresholds: DetectionSettings, policy: AlertPolicySettings, symbols: Sequence[str],
                  simulated: bool = False) -> None:
         self.thresholds = thresholds
         self.policy_settings = policy
-        self.symbols = list(symbols)
+        self.symbols: list[str] = list(dict.fromkeys(symbols))
         self.simulated = simulated
-        self.policy = EpisodePolicy(policy)
-        # Each symbol refreshes its baselines at its own second of the minute (the i-th at second
-        # i mod 60): the same baselines (they only use minutes closed before the short window), but
-        # a large watchlist no longer recomputes them all in one second, the alert path's worst case.
-        self._sym = {s: _Symbol((i % 60) * 1000) for i, s in enumerate(self.symbols)}
-        # (symbol, kind) -> start of the episode a market-wide move explained: its escalations
-        # (and a pump's dump) stay demoted even when the market's move has faded by then, unless
-        # the symbol breaks away from the market (moves far more than its median mover).
-        self._explained: dict[tuple[str, AlertKind], int] = {}
+        n = len(self.symbols)
+        self._row = {s: i for i, s in enumerate(self.symbols)}
+        self._last_start = np.full(n, -1, dtype=np.int64)
+        self.tape = Tape(n)
+        self.base = Baselines(n)
+        self.market_base = Baselines(1)
+        self.betas = Betas(n)
+        hist = thresholds.history_hours * 60
+        self.calibrator = Calibrator({s.name: s.model for s in STATS}, n, hist, budget_rates(thresholds))
+        self.market_calibrator = Calibrator({f"market_{w}": m for w, m in market_move.MODEL.items()}, 1, hist,
+                                            market_rates(thresholds))
+        self.book = EventBook(policy)
+        self.levels = np.zeros((n, len(_KINDS)))
+        self.market_level = 0.0
+        self._last_line: dict[str, Alert] = {}  # event id -> its latest line (an ended line repeats it)
+        self._pumps: dict[str, _Pump] = {}
+        self._in_event = np.zeros(n, dtype=bool)
+        self._market_in_event = False
+        self._pending: DetectionSettings | None = None
+        self.seconds = 0
+
+    # ------------------------------------------------------------------ settings
 
     def set_thresholds(self, thresholds: DetectionSettings) -> None:
-        """New thresholds take effect from the next second (baselines are kept)."""
-        self.thresholds = thresholds
-        for st in self._sym.values():
-            st.minute_ms = -1  # windows that depend on thresholds are rebuilt next second
+        """New thresholds, taken at the start of the next second (calibration is kept)."""
+        self._pending = thresholds
+
+    def _take_pending(self) -> None:
+        th = self._pending
+        if th is None:
+            return
+        self._pending = None
+        self.thresholds = th
+        self.calibrator.set_history(th.history_hours * 60)
+        self.market_calibrator.set_history(th.history_hours * 60)
+        self.calibrator.set_rates(budget_rates(th))
+        self.market_calibrator.set_rates(market_rates(th))
+
+    # ------------------------------------------------------------------ one second
 
     def on_second(self, state: Any, ts_ms: int) -> list[Alert]:
-        """Alerts for the second ending at ``ts_ms`` (already through the policy)."""
-        th = self.thresholds
-        moving: dict[str, float] = {}
-        active: list[_Symbol] = []
-        for symbol, st in self._sym.items():
-            if not self._update(state, symbol, st, th):
-                continue
-            f = st.features
-            assert f is not None
-            active.append(st)
-            if f.market_moving:
-                # Signed size of the move (%), on the window the price_move detector reads too.
-                moving[symbol] = f.market_moving * max(abs(f.ret_short_pct), abs(f.ret_mid_pct))
-        if active:
-            self._levels(active, th)
-        ps = self.policy_settings
-        demoted = market_wide_symbols(moving, len(self._sym), ps.market_wide_fraction, ps.market_wide_max_ratio)
-        # Moving with a market-wide move but far more than it: no longer explained by the market.
-        broke_away = market_wide_symbols(moving, len(self._sym), ps.market_wide_fraction) - demoted
-        for symbol in demoted:
-            self._explain_late(symbol, ts_ms)
-        alerts: list[Alert] = []
-        for symbol, st in self._sym.items():
-            if st.features is None:
-                continue
-            for kind, level in st.levels.items():
-                sev = severity_for(level)
-                decision = self.policy.step(symbol, kind.value, level, sev, ts_ms)
-                if decision is not None:
-                    explained = symbol in demoted and bool(market_explained(kind, st.features, th))
-                    wide = self._market_wide(symbol, kind, decision, explained, symbol in broke_away)
-                    alerts.append(self._alert(symbol, kind, decision, level, ts_ms, wide))
-                    if kind is AlertKind.PUMP_AND_DUMP and decision.event == "new":
-                        low = st.series.low
-                        st.pump = _Pump(ts_ms, low, st.features.close, level)
-            pump = self._follow_pump(symbol, st, ts_ms, th)
-            if pump is not None:
-                alerts.append(pump)
+        """Alerts for the second ending at ``ts_ms`` (event lines, already through the policy)."""
+        # NaN and infinities are expected (no history yet, an empty window): one context for the
+        # whole second, so the hot numpy code below needs none of its own.
+        with np.errstate(all="ignore"):
+            return self._second(state, ts_ms)
+
+    def _second(self, state: Any, ts_ms: int) -> list[Alert]:
+        self._take_pending()
+        self._push(state)
+        self.seconds += 1
+        if ts_ms % 60_000 == 0 and self.tape.covers(60):
+            self._close_minute()
+        self.calibrator.refit_step()
+        if self.seconds % 60 == 30:
+            self.market_calibrator.refit_all()
+        if not self.tape.covers(2):
+            return []
+        reader = self._reader()
+        readings = self._grade(reader)
+        alerts = self._events(readings, reader, ts_ms)
+        alerts += self._market(reader, ts_ms)
         return alerts
 
-    def _market_wide(self, symbol: str, kind: AlertKind, d: Decision, wide_now: bool, broke_away: bool) -> bool:
-        """Whether this alert is demoted: its episode opened during a market-wide move (unless the
-        symbol has since broken away from it: a crash that began with the market's dip), or this is it."""
-        key = (symbol, kind)
-        if d.event == "new":
-            if wide_now:
-                self._explained[key] = d.episode_start_ms
-                self.policy.waive_cooldown(symbol, kind.value)
-            else:
-                self._explained.pop(key, None)
-            return wide_now
-        return wide_now or (not broke_away and self._explained.get(key) == d.episode_start_ms)
+    def _push(self, state: Any) -> None:
+        rows: list[list[Any]] = []
+        last = self._last_start
+        for i, symbol in enumerate(self.symbols):
+            new = [b for b in state.bars_1s(symbol, 3) if b.start_ms > last[i]]
+            if new:
+                last[i] = new[-1].start_ms
+            rows.append(new)
+        self.tape.push(rows)
 
-    def _explain_late(self, symbol: str, ts_ms: int) -> None:
-        """Mark this symbol's episodes opened in the last LATE_EXPLAIN_S as the market's move."""
-        for kind in MARKET_EXPLAINED:
-            start = self.policy.latest_start_ms(symbol, kind.value)
-            if start >= 0 and ts_ms - start <= LATE_EXPLAIN_S * 1000 and self._explained.get((symbol, kind)) != start:
-                self._explained[(symbol, kind)] = start
-                self.policy.waive_cooldown(symbol, kind.value)
+    def _reader(self) -> WindowReader:
+        b = self.base
+        scales = Scales(b.sigma_1m_pct, b.volume_per_s, b.oi_sigma_1m_pct, b.liq_per_min)
+        return WindowReader(self.tape, scales, self.betas.beta, capped_weights(b.volume_per_s))
 
-    @staticmethod
-    def _levels(active: list[_Symbol], th: DetectionSettings) -> None:
-        """Every detector's level for every active symbol, each detector called once on arrays.
+    def _grade(self, reader: WindowReader) -> Readings:
+        """Every statistic, graded: per kind the level (max over its windows) and which window led."""
+        th = self.thresholds
+        windows = reader.windows()
+        stats = {}
+        for spec in STATS:
+            values = compute(spec, windows, reader.scales)
+            self.calibrator.observe(spec.name, values)
+            stats[spec.name] = values
+        rise = reader.rise_from_low_pct()
+        readings = kind_readings(stats, self.calibrator, windows, reader.scales, th, rise)
+        self.levels = readings.levels
+        return readings
 
-        The detector formulas are numpy expressions; on arrays (one value per symbol) a call costs
-        about what one symbol's scalar call did, so a 100-symbol second takes half the time.
-        """
-        rows = list(map(_FEATURE_VALUES, (st.features for st in active)))
-        stacked = Features(*(np.array(col, dtype=float) for col in zip(*rows)))
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            by_kind = [(kind, np.asarray(mod.level(stacked, th), dtype=float)) for kind, mod in DETECTORS.items()]
-        # A NaN (not enough history) or infinite level reads as 0.
-        by_kind = [(kind, np.where(np.isfinite(lv), lv, 0.0)) for kind, lv in by_kind]
-        for i, st in enumerate(active):
-            st.levels = {kind: float(lv[i]) for kind, lv in by_kind}
+    def _events(self, readings: Readings, reader: WindowReader, ts_ms: int) -> list[Alert]:
+        out: list[Alert] = []
+        exit_ratio = self.policy_settings.exit_ratio
+        top = readings.levels.max(axis=1) if readings.levels.size else np.zeros(0)
+        for i, symbol in enumerate(self.symbols):
+            if top[i] < exit_ratio * 0.5 and not self.book.is_open(symbol):
+                continue
+            levels = {k: float(readings.levels[i, j]) for j, k in enumerate(_KINDS)}
+            change = self.book.step(symbol, levels, ts_ms)
+            self._in_event[i] |= self.book.is_open(symbol)
+            if change is not None:
+                out.append(self._publish(change, i, readings, reader, ts_ms))
+            dump = self._follow_pump(symbol, i, readings, reader, ts_ms)
+            if dump is not None:
+                out.append(dump)
+        return out
 
-    def _update(self, state: Any, symbol: str, st: _Symbol, th: DetectionSettings) -> bool:
-        for bar in state.bars_1s(symbol, 3):
-            st.series.push(bar)
-        if len(st.series) < 2:
-            return False
-        newest = st.series.last_start_ms
-        minute = newest - newest % 60_000
-        if minute != st.minute_ms and (newest - minute >= st.refresh_offset_ms or st.minute_ms < 0
-                                       or minute - st.minute_ms > 60_000):
-            st.minute_ms = minute
-            need = max(th.volume_baseline_min, SIGMA_BARS + 1)
-            # Baselines from minutes that ended before the short window began.
-            bars = [b for b in state.bars_1m(symbol, need + 2) if b.end_ms <= minute - 60_000]
-            st.baseline = baseline_from_bars(bars[-need:], th.volume_baseline_min, max(1, th.oi_window_s // 60))
-        st.features = st.series.features(st.baseline, th.oi_window_s)
-        return True
+    def _publish(self, change: EventChange, i: int, readings: Readings, reader: WindowReader, ts_ms: int,
+                 extra: tuple[dict[str, Any], str] | None = None) -> Alert:
+        symbol = change.symbol
+        if change.change is Change.ENDED:
+            self._pumps.pop(symbol, None)
+        elif change.kind is AlertKind.PUMP_AND_DUMP and symbol not in self._pumps:
+            price = float(reader.tape.now("price")[i])
+            low = price / (1.0 + float(reader.rise_from_low_pct()[i]) / 100.0)
+            self._pumps[symbol] = _Pump(change.start_ms, low, price, change.level)
+            self.book.hold(symbol, change.start_ms + pump_and_dump.FOLLOW_S * 1000)
+        return self._line(alert_from_change(change, i, readings, self.simulated, ts_ms, extra,
+                                            previous=self._last_line.get(change.id)))
 
-    def _follow_pump(self, symbol: str, st: _Symbol, ts_ms: int, th: DetectionSettings) -> Alert | None:
-        p = st.pump
-        if p is None or st.features is None:
+    def _line(self, alert: Alert) -> Alert:
+        if alert.change is Change.ENDED:
+            self._last_line.pop(alert.id, None)
+        else:
+            self._last_line[alert.id] = alert
+        return alert
+
+    def _follow_pump(self, symbol: str, i: int, readings: Readings, reader: WindowReader, ts_ms: int) -> Alert | None:
+        p = self._pumps.get(symbol)
+        if p is None:
             return None
-        if ts_ms - p.start_ms > PUMP_FOLLOW_S * 1000:
-            st.pump = None
+        if ts_ms - p.start_ms > pump_and_dump.FOLLOW_S * 1000 or not self.book.is_open(symbol):
+            self._pumps.pop(symbol, None)
+            self.book.release(symbol)
             return None
-        close = st.features.close
-        if close > p.peak:
-            p.peak = close
-            p.peak_level = max(p.peak_level, st.levels.get(AlertKind.PUMP_AND_DUMP, 0.0))
-        given_back = retrace_frac(p.low, p.peak, close)
-        if p.escalated or given_back < th.dump_retrace_frac:
-            return None
-        p.escalated = True
+        price = float(reader.tape.now("price")[i])
+        if price > p.peak:
+            p.peak = price
+        p.peak_level = max(p.peak_level, float(readings.levels[i, _KINDS.index(AlertKind.PUMP_AND_DUMP)]))
+        given_back = pump_and_dump.retrace_frac(p.low, p.peak, price)
         rise_pct = (p.peak / p.low - 1.0) * 100.0 if p.low > 0 else 0.0
-        # The dump confirms the pattern, but a rise that barely crossed the threshold stays a watch:
-        # half of a 1.2 % wiggle given back is ordinary noise, not a high-severity event.
-        if rise_pct < HIGH_LEVEL * th.pump_price_pct:
+        if given_back < self.thresholds.dump_retrace_frac or rise_pct < self.thresholds.pump_min_pct:
             return None
-        sev = Severity.CRITICAL if rise_pct >= 2.0 * th.pump_price_pct else Severity.HIGH
-        decision = self.policy.escalate(symbol, AlertKind.PUMP_AND_DUMP.value, sev)
-        if decision is None:
+        self._pumps.pop(symbol, None)
+        self.book.release(symbol)
+        sev = Severity.CRITICAL if p.peak_level >= HIGH_LEVEL else Severity.HIGH
+        change = self.book.escalate(symbol, sev, Change.DUMP)
+        if change is None:
             return None
-        level = max(p.peak_level, 1.6 if sev is Severity.HIGH else 2.5)
-        wide = self._explained.get((symbol, AlertKind.PUMP_AND_DUMP)) == decision.episode_start_ms
-        ev = {"phase": "dump", "rise_pct": round(rise_pct, 3), "retrace_frac": round(given_back, 3),
-              "peak_price": p.peak, "price": close, "threshold_retrace_frac": th.dump_retrace_frac}
-        msg = f"{symbol}: pump of {rise_pct:.1f}% now dumping ({given_back:.0%} given back)"
-        if wide:  # the pump rose with the market: its dump is the market's too
-            ev["market_wide"] = True
-            sev = Severity.INFO
-            msg += " during a market-wide move"
-        return Alert(id=episode_id(symbol, AlertKind.PUMP_AND_DUMP.value, decision.episode_start_ms), symbol=symbol,
-                     kind=AlertKind.PUMP_AND_DUMP, severity=sev, score=score_for(level), ts_event_ms=ts_ms,
-                     evidence=ev, message=msg, simulated=self.simulated)
+        extra = pump_and_dump.describe_dump(rise_pct, given_back, (ts_ms - p.start_ms) / 60_000)
+        return self._publish(change, i, readings, reader, ts_ms, extra)
 
-    def _alert(self, symbol: str, kind: AlertKind, d: Decision, level: float, ts_ms: int, market_wide: bool) -> Alert:
-        st = self._sym[symbol]
-        assert st.features is not None
-        evidence = dict(DETECTORS[kind].evidence(st.features, self.thresholds))
-        evidence["level"] = round(level, 3)
-        sev = d.severity
-        if market_wide:
-            evidence["market_wide"] = True
-            sev = Severity.INFO
-        if kind is AlertKind.PUMP_AND_DUMP:
-            evidence["phase"] = "pump"
-        verb = "escalated to" if d.event == "escalate" else "at"
-        msg = f"{symbol}: {kind.value.replace('_', ' ')} {verb} {sev.value} ({level:.2f}x threshold)"
-        if market_wide:
-            msg += " during a market-wide move"
-        return Alert(id=episode_id(symbol, kind.value, d.episode_start_ms), symbol=symbol, kind=kind, severity=sev,
-                     score=score_for(level), ts_event_ms=ts_ms, evidence=evidence, message=msg, simulated=self.simulated)
+    # ------------------------------------------------------------------ the market
+
+    def _market(self, reader: WindowReader, ts_ms: int) -> list[Alert]:
+        if len(self.symbols) < market_move.MIN_SYMBOLS:
+            return []
+        th = self.thresholds
+        best, best_w, info = 0.0, 0, (0.0, 0, 0.0, 0.0, 0.0)
+        sigma = self.market_base.sigma_1m_pct[0]
+        for w in market_move.WINDOWS_S:
+            move, moving, n = reader.market_move(w)
+            stat = abs(move) / (sigma * math.sqrt(w / 60.0)) if sigma == sigma and sigma > 0 else math.nan
+            name = f"market_{w}"
+            self.market_calibrator.observe(name, np.array([stat]))
+            lv = self.market_calibrator.levels(name)[0]
+            g = float(graded_level(np.array([stat]), *(np.array([x]) for x in lv))[0])
+            gate = min(float(ratio(np.array([abs(move)]), th.market_move_min_pct)[0]),
+                       (moving / n) / market_move.BREADTH if n >= market_move.MIN_SYMBOLS else 0.0)
+            level = float(floored(np.array([g]), np.array([gate]))[0])
+            if market_move.crash(move, th) and gate >= 1.0:
+                level = max(level, 2.5)
+            if level > best:
+                best, best_w, info = level, w, (move, moving, n, stat, float(lv[0]))
+        self.market_level = best
+        change = self.book.step(MARKET_SYMBOL, {AlertKind.MARKET_MOVE: best}, ts_ms)
+        self._market_in_event |= self.book.is_open(MARKET_SYMBOL)
+        if change is None:
+            return []
+        move, moving, n, stat, alarm = info
+        described = market_move.describe(move, best_w or 300, moving, n, reader.market_liquidations(300), stat, alarm)
+        return [self._line(alert_from_change(change, -1, None, self.simulated, ts_ms, described,
+                                             direction=int(np.sign(move)), previous=self._last_line.get(change.id)))]
+
+    # ------------------------------------------------------------------ minutes
+
+    def _close_minute(self) -> None:
+        tape = self.tape
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ret = np.log(tape.now("price") / tape.ago("price", 60)) * 100.0
+            doi = np.log(tape.now("oi") / tape.ago("oi", 60)) * 100.0
+        turnover = tape.change("turnover", 60)
+        liq = tape.change("liq", 60)
+        beta = self.betas.beta
+        weights = capped_weights(self.base.volume_per_s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            others, everyone = loo_weighted_median(ret / beta, weights)
+        self.betas.update(ret, others)
+        self.base.update(residual(ret, beta * others), turnover, doi, liq)
+        self.market_base.update(np.array([everyone]), np.array([np.nansum(turnover)]), np.array([np.nan]),
+                                np.array([np.nansum(liq)]))
+        self.calibrator.close_minute(self._in_event)
+        self.market_calibrator.close_minute(np.array([self._market_in_event]))
+        self._in_event = np.array([self.book.is_open(s) for s in self.symbols], dtype=bool)
+        self._market_in_event = self.book.is_open(MARKET_SYMBOL)
+
+    # ------------------------------------------------------------------ reads for the UI and executor
 
     def composite_scores(self) -> dict[str, float]:
-        """Composite manipulation score per symbol, 0-100, from the current detector levels."""
-        return {s: composite_score(st.levels) for s, st in self._sym.items()}
+        """Composite manipulation score per symbol, 0-100, from the current readings."""
+        return {s: composite_score({k: float(self.levels[i, j]) for j, k in enumerate(_KINDS)})
+                for i, s in enumerate(self.symbols)} if self.levels.size else {s: 0.0 for s in self.symbols}
 
-    def latest_evidence(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Per symbol and kind: the level of the last second and the measured values behind it."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        for symbol, st in self._sym.items():
-            if st.features is None:
-                continue
-            out[symbol] = {
-                kind.value: {"level": round(st.levels.get(kind, 0.0), 3), **DETECTORS[kind].evidence(st.features, self.thresholds)}
-                for kind in DETECTORS
-            }
-        return out
+    def latest_levels(self) -> dict[str, dict[str, float]]:
+        """Per symbol and kind: the level of the last second (1.0 = at its alarm)."""
+        return {s: {k.value: round(float(self.levels[i, j]), 3) for j, k in enumerate(_KINDS)}
+                for i, s in enumerate(self.symbols)} if self.levels.size else {}
+
+    def calibration_status(self) -> dict[str, Any]:
+        """How much history the alarm levels rest on (for the health page and the tuning page)."""
+        minutes = int(self.calibrator.minutes)
+        need = min(m.min_n for m in self.calibrator.models.values())
+        return {"minutes": minutes, "minutes_needed": need, "history_min": self.calibrator.history_min}
+
+    # score_for is re-exported for callers that grade levels the same way (reports, executor)
+    score_for = staticmethod(score_for)

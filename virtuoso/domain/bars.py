@@ -16,6 +16,11 @@ class Bar(NamedTuple):
 
     ``open_interest`` and ``funding_rate`` are the last values seen in the interval (NaN if none).
     ``simulated`` is True when the bar came from the simulator, so reports and UI label it honestly.
+    ``block_volume`` is the part of ``volume`` traded as block trades (Bybit's ``BT`` flag): it is
+    negotiated off the book, so detection leaves it out. ``max_print_volume`` is the largest single
+    print of the interval, with the trades of one same-millisecond sweep on one side counted as one
+    print: detection leaves the largest print out of its volume windows, so one print cannot make a
+    spike. Neither is stored (history reloaded from storage has 0 for both).
     """
 
     symbol: str
@@ -35,6 +40,8 @@ class Bar(NamedTuple):
     long_liq_volume: float = 0.0
     short_liq_volume: float = 0.0
     simulated: bool = False
+    block_volume: float = 0.0
+    max_print_volume: float = 0.0
 
     @property
     def end_ms(self) -> int:

@@ -20,6 +20,7 @@ class BarAccumulator:
     __slots__ = (
         "symbol", "interval_ms", "start_ms", "open", "high", "low", "close", "volume", "turnover",
         "trade_count", "buy_volume", "sell_volume", "long_liq_volume", "short_liq_volume",
+        "block_volume", "max_print", "print_size", "print_ms", "print_buy",
     )
 
     def __init__(self, symbol: str, interval_s: int, start_ms: int, price: float) -> None:
@@ -33,9 +34,22 @@ class BarAccumulator:
         self.open = self.high = self.low = self.close = price
         self.volume = self.turnover = self.buy_volume = self.sell_volume = 0.0
         self.long_liq_volume = self.short_liq_volume = 0.0
+        self.block_volume = self.max_print = self.print_size = 0.0
+        self.print_ms = -1
+        self.print_buy = False
         self.trade_count = 0
 
-    def add_trade(self, price: float, size: float, is_buy: bool) -> None:
+    def add_trade(self, price: float, size: float, is_buy: bool, ts_ms: int = -1, block: bool = False) -> None:
+        """Fold one trade. Trades of one side at one millisecond (``ts_ms``) are one print (a sweep of
+        the book by one aggressive order); a block trade (``block``) is kept apart in ``block_volume``."""
+        if ts_ms == self.print_ms and is_buy is self.print_buy and ts_ms >= 0:
+            self.print_size += size
+        else:
+            self.print_ms, self.print_buy, self.print_size = ts_ms, is_buy, size
+        if self.print_size > self.max_print:
+            self.max_print = self.print_size
+        if block:
+            self.block_volume += size
         if price > self.high:
             self.high = price
         elif price < self.low:
@@ -63,6 +77,9 @@ class BarAccumulator:
         self.sell_volume += bar.sell_volume
         self.long_liq_volume += bar.long_liq_volume
         self.short_liq_volume += bar.short_liq_volume
+        self.block_volume += bar.block_volume
+        if bar.max_print_volume > self.max_print:
+            self.max_print = bar.max_print_volume
 
     def to_bar(self, open_interest: float, funding_rate: float, simulated: bool) -> Bar:
         """The interval so far as a frozen bar."""
@@ -72,6 +89,7 @@ class BarAccumulator:
             self.symbol, self.start_ms, self.interval_ms // 1000, self.open, self.high, self.low, self.close,
             self.volume, self.turnover, self.trade_count, self.buy_volume, self.sell_volume,
             open_interest, funding_rate, self.long_liq_volume, self.short_liq_volume, simulated,
+            self.block_volume, self.max_print,
         ))
 
 

@@ -117,7 +117,7 @@ class MarketState:
                                 st.last_event_ms = ts  # type: ignore[union-attr]
                                 if ts > newest:
                                     newest = ts
-                            acc.add_trade(event.price, event.size, event.side is _BUY)
+                            acc.add_trade(event.price, event.size, event.side is _BUY, ts, event.is_block_trade)
                             st.last_price = event.price  # type: ignore[union-attr]
                             folded += 1
                             continue
@@ -156,7 +156,7 @@ class MarketState:
                 acc = st.acc_1s
             elif not acc.start_ms <= ts < acc.start_ms + 1000:  # the common case skips the call
                 self._roll(st, ts, closed)
-            acc.add_trade(event.price, event.size, event.side is _BUY)  # type: ignore[union-attr]
+            acc.add_trade(event.price, event.size, event.side is _BUY, ts, event.is_block_trade)  # type: ignore[union-attr]
             st.last_price = event.price
         elif kind is Ticker:
             st.ticker = event
