@@ -32,11 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hours", type=float, default=0.0, help="simulated hours (added to --minutes)")
     p.add_argument("--minutes", type=float, default=0.0, help="simulated minutes (default 60 when neither is given)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default VIRTUOSO_SIMULATOR__SEED)")
-    p.add_argument("--symbols", default=None, help="comma-separated symbols (default VIRTUOSO_SYMBOLS)")
+    p.add_argument("--symbols", default=None,
+                   help="comma-separated symbols, 'all' (the simulated universe of 500) or 'tiers' (BTCUSDT and "
+                        "two names per liquidity tier, drawn by seed); default VIRTUOSO_SYMBOLS")
     p.add_argument("--episodes-per-hour", type=float, default=None, help="labelled episodes per symbol per hour")
     p.add_argument("--market-moves-per-day", type=float, default=None, help="market-wide moves per day (hard negatives)")
     p.add_argument("--start", default=DEFAULT_START, help=f"UTC start, ISO 8601 or epoch ms, or 'now' (default {DEFAULT_START})")
     p.add_argument("--labels", type=Path, default=None, help="labels JSON path (default FILE.labels.json)")
+    p.add_argument("--quiet", action="store_true", help="plant no manipulation (hard negatives stay): a false-alarm run")
     p.set_defaults(func=run)
 
 
@@ -58,7 +61,8 @@ def _open_out(path: Path) -> IO[bytes]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from virtuoso.ingest.simulator import SimMarket, labels_to_json
+    from virtuoso.ingest.simulator import SimMarket, evaluation_symbols, labels_to_json, simulated_universe
+    from virtuoso.ingest.simulator.labels import symbols_info
 
     try:
         settings = load_settings()
@@ -70,8 +74,11 @@ def run(args: argparse.Namespace) -> int:
     if seconds <= 0 or seconds > 366 * 86_400:
         print("simulate: --hours/--minutes must give a duration between 1 s and a year", file=sys.stderr)
         return 2
+    seed = sim.seed if args.seed is None else args.seed
     symbols = list(settings.symbols)
-    if args.symbols:
+    if args.symbols and args.symbols.strip().lower() in ("all", "tiers"):
+        symbols = simulated_universe() if args.symbols.strip().lower() == "all" else evaluation_symbols(seed)
+    elif args.symbols:
         symbols = list(dict.fromkeys(s.strip().upper() for s in args.symbols.split(",") if s.strip()))
         bad = [s for s in symbols if not _SYMBOL.match(s)]
         if bad or not symbols:
@@ -83,20 +90,20 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"simulate: --start expects ISO 8601, epoch ms or 'now', got {args.start[:40]!r}", file=sys.stderr)
         return 2
-    seed = sim.seed if args.seed is None else args.seed
     rate = sim.episodes_per_hour if args.episodes_per_hour is None else args.episodes_per_hour
     moves = sim.market_moves_per_day if args.market_moves_per_day is None else args.market_moves_per_day
     if rate < 0 or moves < 0:
         print("simulate: rates must be >= 0", file=sys.stderr)
         return 2
-    market = SimMarket(symbols, seed=seed, start_ms=start_ms, episodes_per_hour=rate, market_moves_per_day=moves)
+    market = SimMarket(symbols, seed=seed, start_ms=start_ms, episodes_per_hour=rate, market_moves_per_day=moves,
+                       quiet=args.quiet)
     labels_path = args.labels or args.out.with_name(args.out.name + ".labels.json")
     started = time.perf_counter()
     try:
         with _open_out(args.out) as f:
             meta = {"op": "virtuoso_meta", "simulated": True, "seed": seed, "symbols": symbols,
                     "start_ms": market.start_ms, "seconds": int(seconds), "episodes_per_hour": rate,
-                    "market_moves_per_day": moves}
+                    "market_moves_per_day": moves, "quiet": args.quiet}
             f.write(orjson.dumps(meta) + b"\n")
             dumps, buf = orjson.dumps, []
             for msg, _ts in market.run(seconds):
@@ -107,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
             if buf:
                 f.write(b"\n".join(buf) + b"\n")
         labels_path.parent.mkdir(parents=True, exist_ok=True)
+        extra = {"source": "simulator", "quiet": args.quiet, "symbols_info": symbols_info(market.profiles)}
         labels_path.write_text(labels_to_json(market.labels, seed=seed, symbols=symbols, start_ms=market.start_ms,
-                                              end_ms=market.now_ms), encoding="utf-8")
+                                              end_ms=market.now_ms, extra=extra), encoding="utf-8")
     except OSError as exc:
         print(f"simulate: cannot write: {exc}", file=sys.stderr)
         return 1
@@ -118,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         "labels": str(labels_path),
         "messages": market.messages,
         "episodes": sum(1 for e in market.labels if not e.is_negative),
+        "quiet": args.quiet,
         "hard_negatives": sum(1 for e in market.labels if e.is_negative),
         "simulated_s": int(seconds),
         "seconds": round(elapsed, 3),
