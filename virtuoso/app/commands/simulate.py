@@ -16,7 +16,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -40,6 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", default=DEFAULT_START, help=f"UTC start, ISO 8601 or epoch ms, or 'now' (default {DEFAULT_START})")
     p.add_argument("--labels", type=Path, default=None, help="labels JSON path (default FILE.labels.json)")
     p.add_argument("--quiet", action="store_true", help="plant no manipulation (hard negatives stay): a false-alarm run")
+    p.add_argument("--real", choices=("held_out", "calibration"), default=None,
+                   help="write the real-candle background instead (a day of that part; see --day)")
+    p.add_argument("--day", type=int, default=0, help="with --real: which day of the part (0 = its first)")
+    p.add_argument("--warmup-hours", type=float, default=1.0, help="with --real: history before the day, not scored")
+    p.add_argument("--real-data", type=Path, default=None, help="with --real: candles directory (default ../shared/data/real)")
     p.set_defaults(func=run)
 
 
@@ -58,6 +63,59 @@ def parse_start(value: str) -> int:
 def _open_out(path: Path) -> IO[bytes]:
     path.parent.mkdir(parents=True, exist_ok=True)
     return gzip.open(path, "wb", compresslevel=5) if path.suffix == ".gz" else open(path, "wb")
+
+
+def _write_stream(path: Path, meta: dict, messages: Any) -> None:
+    with _open_out(path) as f:
+        f.write(orjson.dumps(meta) + b"\n")
+        dumps, buf = orjson.dumps, []
+        for msg, _ts in messages:
+            buf.append(dumps(msg))
+            if len(buf) >= 10_000:
+                f.write(b"\n".join(buf) + b"\n")
+                buf.clear()
+        if buf:
+            f.write(b"\n".join(buf) + b"\n")
+
+
+def _write_real(args: argparse.Namespace, seed: int, rate: float, seconds: float, labels_path: Path) -> int:
+    """``--real``: a day of the real-candle background (real prices and volumes: ``simulated`` is false)."""
+    from virtuoso.ingest.candles import DAY_MS, CandleMarket, default_data_dir, load_real, real_window, split_days
+    from virtuoso.ingest.simulator import labels_to_json
+
+    try:
+        data = load_real(args.real_data or default_data_dir())
+    except (OSError, ValueError) as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return 1
+    parts = split_days(data)
+    days = parts[args.real]
+    if not 0 <= args.day < len(days):
+        print(f"simulate: --day must be 0..{len(days) - 1} for the {args.real} part", file=sys.stderr)
+        return 2
+    cal = parts["calibration"]
+    turnover = {s: sc.turnover_usd_day(cal[0], cal[-1] + DAY_MS) for s, sc in data.items()} if cal else None
+    start, scored_from, _ = real_window(days[args.day], args.warmup_hours * 3600)
+    end = min(scored_from + DAY_MS, start + int(args.warmup_hours * 3_600_000 + seconds * 1000))
+    market = CandleMarket(data, start_ms=start, end_ms=end, seed=seed, episodes_per_hour=rate, turnover_usd_day=turnover)
+    started = time.perf_counter()
+    try:
+        meta = {"op": "virtuoso_meta", "simulated": False, "source": "real-candles", "split": args.real,
+                "day": args.day, "seed": seed, "symbols": market.symbols, "start_ms": start, "scored_from_ms": scored_from}
+        _write_stream(args.out, meta, market.run())
+        extra = {"source": "real-candles", "split": args.real, "held_out": args.real == "held_out",
+                 "quiet": rate == 0, "scored_from_ms": scored_from, "symbols_info": market.symbols_info()}
+        labels_path.parent.mkdir(parents=True, exist_ok=True)
+        labels_path.write_text(labels_to_json(market.labels, seed=seed, symbols=market.symbols, start_ms=start,
+                                              end_ms=end, extra=extra), encoding="utf-8")
+    except OSError as exc:
+        print(f"simulate: cannot write: {exc}", file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - started
+    summary = {"out": str(args.out), "labels": str(labels_path), "messages": market.messages, "source": "real-candles",
+               "split": args.real, "scored_from_ms": scored_from, "end_ms": end, "seconds": round(elapsed, 3)}
+    sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,24 +153,17 @@ def run(args: argparse.Namespace) -> int:
     if rate < 0 or moves < 0:
         print("simulate: rates must be >= 0", file=sys.stderr)
         return 2
+    labels_path = args.labels or args.out.with_name(args.out.name + ".labels.json")
+    if args.real:
+        return _write_real(args, seed, 0.0 if args.quiet else rate, seconds, labels_path)
     market = SimMarket(symbols, seed=seed, start_ms=start_ms, episodes_per_hour=rate, market_moves_per_day=moves,
                        quiet=args.quiet)
-    labels_path = args.labels or args.out.with_name(args.out.name + ".labels.json")
     started = time.perf_counter()
     try:
-        with _open_out(args.out) as f:
-            meta = {"op": "virtuoso_meta", "simulated": True, "seed": seed, "symbols": symbols,
-                    "start_ms": market.start_ms, "seconds": int(seconds), "episodes_per_hour": rate,
-                    "market_moves_per_day": moves, "quiet": args.quiet}
-            f.write(orjson.dumps(meta) + b"\n")
-            dumps, buf = orjson.dumps, []
-            for msg, _ts in market.run(seconds):
-                buf.append(dumps(msg))
-                if len(buf) >= 10_000:
-                    f.write(b"\n".join(buf) + b"\n")
-                    buf.clear()
-            if buf:
-                f.write(b"\n".join(buf) + b"\n")
+        meta = {"op": "virtuoso_meta", "simulated": True, "seed": seed, "symbols": symbols,
+                "start_ms": market.start_ms, "seconds": int(seconds), "episodes_per_hour": rate,
+                "market_moves_per_day": moves, "quiet": args.quiet}
+        _write_stream(args.out, meta, market.run(seconds))
         labels_path.parent.mkdir(parents=True, exist_ok=True)
         extra = {"source": "simulator", "quiet": args.quiet, "symbols_info": symbols_info(market.profiles)}
         labels_path.write_text(labels_to_json(market.labels, seed=seed, symbols=symbols, start_ms=market.start_ms,
