@@ -1,9 +1,12 @@
-"""Detection quality on held-out simulated scenarios (same as ``virtuoso evaluate``).
+"""Detection quality per liquidity tier on held-out runs (same as ``virtuoso evaluate``).
 
-    .venv/bin/python bench/detection.py [--quick] [--seeds 2] [--hours 24] [--json]
+    .venv/bin/python bench/detection.py [--quick] [--seeds 3] [--quiet-seeds 3] [--hours 24]
+                                        [--real-days 14] [--real-planted] [--jobs 2] [--json]
 
-Prints per-kind recall, precision (any kind and same kind), F1, median and p90 detection latency,
-and false alarms per symbol-day by severity. The matching rules are in docs/detection.md.
+Prints one table per background (simulated with manipulation, quiet, real-candle held-out days):
+per-kind recall and median latency, precision (any kind, primary kind, final kind) and false
+alarms per symbol-day (watch+, high+, with a 95 % upper bound), pooled and per tier, each marked
+against the issue's targets; then wall and CPU time. The matching rules are in docs/detection.md.
 """
 
 from __future__ import annotations

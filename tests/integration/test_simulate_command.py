@@ -72,3 +72,17 @@ def test_an_unwritable_output_exits_1(tmp_path, monkeypatch, capsys):
     (tmp_path / "file").write_text("x")
     assert cli.main(["simulate", "--out", str(tmp_path / "file" / "s.jsonl"), "--minutes", "1"]) == 1
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_quiet_tiered_runs_label_every_symbols_tier_and_plant_no_manipulation(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "q.jsonl"
+    assert cli.main(["simulate", "--out", str(out), "--minutes", "30", "--seed", "1000", "--symbols", "tiers",
+                     "--episodes-per-hour", "12", "--quiet"]) == 0
+    summary = last_json(capsys)
+    assert summary["quiet"] is True and summary["episodes"] == 0
+    doc = json.loads((tmp_path / "q.jsonl.labels.json").read_text())
+    assert doc["quiet"] is True and doc["source"] == "simulator"
+    info = doc["symbols_info"]
+    assert set(info) == set(doc["symbols"]) and len({v["tier"] for v in info.values()}) >= 3
+    assert not [e for e in doc["episodes"] if e["kind"] in EPISODE_KINDS]

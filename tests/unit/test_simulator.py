@@ -12,6 +12,7 @@ from virtuoso.domain.alerts import SYMBOL_KINDS
 from virtuoso.domain.events import Liquidation, Side, Ticker, Trade
 from virtuoso.ingest.bybit.parse import BybitParser
 from virtuoso.ingest.simulator import EPISODE_KINDS, NEGATIVE_KINDS, Episode, SimMarket
+from virtuoso.ingest.simulator.episodes import BACKGROUND_KINDS
 from virtuoso.ingest.simulator.profiles import profile_for
 
 T0_MS = 1_736_121_600_000  # 2025-01-06 00:00 UTC
@@ -59,7 +60,7 @@ def market(symbols=("BTCUSDT", "SOLUSDT"), seed=11, scheduled=(), **kw) -> SimMa
 
 def test_episode_kinds_are_the_alert_kind_values():
     assert set(EPISODE_KINDS) == {k.value for k in SYMBOL_KINDS}
-    assert NEGATIVE_KINDS == ("market_move", "volatile_normal", "funding_time")
+    assert NEGATIVE_KINDS == ("market_move", "volatile_normal", "funding_time", "trend_day", "listing_day", "block_print")
     ep = Episode("oi_surge", "BTCUSDT", 1_000, 60, 0.05)
     assert ep.end_ms == 61_000 and Episode.from_dict(ep.to_dict()) == ep
 
@@ -181,17 +182,19 @@ def test_a_market_wide_move_moves_most_symbols_together():
 
 def test_labels_hold_random_episodes_and_hard_negatives_without_overlaps_on_a_symbol():
     m = SimMarket(["BTCUSDT", "ETHUSDT"], seed=9, start_ms=T0_MS - 1_800_000, episodes_per_hour=4,
-                  market_moves_per_day=24, volatile_per_day=6)
-    for _ in m.run(4 * 3600):
+                  market_moves_per_day=12, volatile_per_day=6, trend_per_day=3, listing_per_day=3)
+    for _ in m.run(6 * 3600):
         pass
     kinds = {e.kind for e in m.labels}
     assert set(EPISODE_KINDS) <= kinds
-    assert {"funding_time", "market_move"} <= kinds
+    assert set(NEGATIVE_KINDS) <= kinds
     funding = [e for e in m.labels if e.kind == "funding_time"]
     assert funding[0].symbol == "*" and (funding[0].start_ms + 300_000) % (8 * 3_600_000) == 0
     assert all(e.start_ms < m.now_ms for e in m.labels)
     for sym in ("BTCUSDT", "ETHUSDT"):
-        spans = sorted((e.start_ms, e.end_ms) for e in m.labels if e.symbol in (sym, "*") and e.kind != "funding_time")
+        # background regimes (trend, listing days) and single prints may overlap anything
+        spans = sorted((e.start_ms, e.end_ms) for e in m.labels if e.symbol in (sym, "*")
+                       and e.kind not in ("funding_time", "block_print", *BACKGROUND_KINDS))
         assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:])), sym
     for e in m.labels:
         if e.kind in EPISODE_KINDS:

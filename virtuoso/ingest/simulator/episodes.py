@@ -18,7 +18,10 @@ oi_price_divergence    *signed* OI change; > 0: OI up while price drifts down (a
 liquidation_cascade    *signed* price impact; < 0: longs liquidated (price falls), > 0: shorts
 market_move            *signed* common price change; each symbol moves ``amplitude * beta``
 volatile_normal        volatility multiple (hard negative: no manipulation, just a busy hour)
-funding_time           volatility multiple around a funding time (00/08/16 UTC)
+funding_time           volatility and volume multiple around a funding settlement (00/08/16 UTC)
+trend_day              *signed* organic drift over many hours (hard negative)
+listing_day            volume multiple on a quiet price for hours, OI building (hard negative)
+block_print            one large print (size in typical minutes of turnover; hard negative)
 =====================  ==========================================================================
 """
 
@@ -36,34 +39,48 @@ EPISODE_KINDS = (
     "pump_and_dump",
     "liquidation_cascade",
 )
-NEGATIVE_KINDS = ("market_move", "volatile_normal", "funding_time")
+# Hard negatives: labelled, but not manipulation. Market-wide ones have symbol "*".
+NEGATIVE_KINDS = ("market_move", "volatile_normal", "funding_time", "trend_day", "listing_day", "block_print")
+# Hard negatives that are a symbol's background for hours: manipulation may happen during them.
+BACKGROUND_KINDS = frozenset({"trend_day", "listing_day"})
 MARKET_WIDE = "*"
 
-# (low, high) of |amplitude|; random episodes draw log-uniformly in this range.
+# (low, high) of |amplitude|; random episodes draw log-uniformly in this range (raised to the
+# symbol's own noise floor, see planner.py).
 AMPLITUDE_RANGES: dict[str, tuple[float, float]] = {
-    "pump_and_dump": (0.03, 0.25),
-    "oi_surge": (0.04, 0.20),
-    "volume_spike": (5.0, 30.0),
-    "price_move": (0.015, 0.10),
-    "oi_price_divergence": (0.04, 0.15),
-    "liquidation_cascade": (0.02, 0.10),
-    "market_move": (0.01, 0.05),
-    "volatile_normal": (1.8, 3.5),
-    "funding_time": (1.3, 2.5),
+    "pump_and_dump": (0.02, 0.30),
+    "oi_surge": (0.02, 0.25),
+    "volume_spike": (3.0, 40.0),
+    "price_move": (0.01, 0.15),
+    "oi_price_divergence": (0.02, 0.20),
+    "liquidation_cascade": (0.015, 0.15),
+    "market_move": (0.01, 0.10),
+    "volatile_normal": (1.5, 4.0),
+    "funding_time": (1.3, 3.0),
+    "trend_day": (0.03, 0.20),
+    "listing_day": (3.0, 10.0),
+    "block_print": (0.5, 15.0),
 }
-SIGNED_KINDS = frozenset({"price_move", "oi_price_divergence", "liquidation_cascade", "market_move"})
+SIGNED_KINDS = frozenset({"price_move", "oi_price_divergence", "liquidation_cascade", "market_move", "trend_day"})
 # (low, high) duration in seconds; uniform.
 DURATION_RANGES_S: dict[str, tuple[int, int]] = {
-    "pump_and_dump": (180, 900),
-    "oi_surge": (120, 600),
-    "volume_spike": (60, 300),
-    "price_move": (30, 180),
-    "oi_price_divergence": (300, 900),
-    "liquidation_cascade": (30, 180),
-    "market_move": (120, 900),
-    "volatile_normal": (1_800, 5_400),
+    "pump_and_dump": (120, 1_800),
+    "oi_surge": (60, 600),
+    "volume_spike": (30, 600),
+    "price_move": (20, 300),
+    "oi_price_divergence": (180, 1_800),
+    "liquidation_cascade": (20, 300),
+    "market_move": (120, 1_200),
+    "volatile_normal": (1_800, 10_800),
     "funding_time": (600, 600),
+    "trend_day": (6 * 3_600, 20 * 3_600),
+    "listing_day": (6 * 3_600, 24 * 3_600),
+    "block_print": (1, 1),
 }
+# A share of OI surges are slow "stealth" builds: 15-30 min, small to mid amplitude.
+STEALTH_OI_SHARE = 0.4
+STEALTH_OI_DURATION_S = (900, 1_800)
+STEALTH_OI_AMPLITUDE = (0.02, 0.10)
 
 PUMP_END = 0.35  # fraction of a pump_and_dump spent rising
 DUMP_END = 0.60  # ... and by when the dump is over
@@ -137,6 +154,8 @@ def price_path(kind: str, a: float, u: float, beta: float = 1.0) -> float:
         return math.log1p(a) * (1.0 - math.exp(-4.0 * x)) / (1.0 - math.exp(-4.0))
     if kind == "market_move":
         return math.log1p(a * beta) * _ss(u / 0.7)
+    if kind == "trend_day":
+        return math.log1p(a) * min(max(u, 0.0), 1.0)
     return 0.0
 
 
@@ -151,6 +170,10 @@ def oi_path(kind: str, a: float, u: float) -> float:
         return math.log1p(a) * _ss(u)
     if kind == "funding_time":
         return math.log1p(-0.003) * _ss(u)
+    if kind == "trend_day":
+        return math.log1p(0.3 * abs(a)) * min(max(u, 0.0), 1.0)
+    if kind == "listing_day":
+        return math.log1p(0.03 * a) * min(max(u, 0.0), 1.0)
     return 0.0
 
 
@@ -197,6 +220,12 @@ def _shape(kind: str, a: float, u: float) -> tuple[float, float, float]:
     if kind == "funding_time":
         b = _bell(u)
         return 1.0 + (a - 1.0) * b, 1.0 + (a - 1.0) * b, 0.0
+    if kind == "trend_day":
+        t = _trap(u, 0.05)
+        return 1.1, 1.0 + 0.4 * t, 0.04 * _sign(a) * t
+    if kind == "listing_day":
+        t = _trap(u, 0.02)
+        return 1.0 - 0.3 * t, 1.0 + (a - 1.0) * t, 0.0
     return 1.0, 1.0, 0.0
 
 

@@ -3,9 +3,16 @@
 Planning runs ahead of the simulated clock in one-hour blocks (market-wide events two hours
 ahead, per-symbol ones one hour ahead) so every event is known before it starts. Random
 episodes on one symbol never overlap each other, a market-wide event, or a scheduled episode
-(with ``GAP_S`` seconds between them), so every label describes one clean pattern. Funding-time
-windows are at every 00/08/16 UTC and are planned regardless (a scheduled episode may overlap
-one if the caller puts it there).
+(with ``GAP_S`` seconds between them), so every label describes one clean pattern; the long
+background regimes (trend days, listing days) are the exception: manipulation can happen on a
+trending coin. Funding-time windows are at every 00/08/16 UTC and are planned regardless (a
+scheduled episode may overlap one if the caller puts it there).
+
+A random manipulation's size is drawn log-uniformly from its kind's range, raised to the
+symbol's own noise floor (:func:`noise_floor`): at least ``FLOOR_SD`` standard deviations of the
+symbol's calm noise over the episode's duration, so a label is something abnormal *for that
+coin* (a 2 % OI build is noise on a thin coin whose OI wanders 2 % an hour). In quiet mode no
+manipulation is planted at all; the hard negatives still are.
 """
 
 from __future__ import annotations
@@ -17,18 +24,36 @@ import numpy as np
 
 from virtuoso.ingest.simulator.episodes import (
     AMPLITUDE_RANGES,
+    BACKGROUND_KINDS,
     DURATION_RANGES_S,
     EPISODE_KINDS,
     MARKET_WIDE,
     SIGNED_KINDS,
+    STEALTH_OI_AMPLITUDE,
+    STEALTH_OI_DURATION_S,
+    STEALTH_OI_SHARE,
     Episode,
 )
+from virtuoso.ingest.simulator.profiles import SymbolProfile
 
 GAP_S = 120  # quiet seconds kept between two episodes on one symbol
 BLOCK_MS = 3_600_000
 FUNDING_EVERY_MS = 8 * 3_600_000
 FUNDING_LEAD_S = 300  # the funding window starts this long before the funding time
-MOST_SYMBOLS_P = 0.85  # share of symbols that follow a market-wide move
+FLOOR_SD = 5.0
+PRICE_KINDS = frozenset({"pump_and_dump", "price_move", "liquidation_cascade"})
+OI_KINDS = frozenset({"oi_surge", "oi_price_divergence"})
+
+
+def noise_floor(kind: str, profile: SymbolProfile, duration_s: float) -> float:
+    """Smallest |amplitude| of a random ``kind`` episode on this symbol: FLOOR_SD sds of its noise."""
+    if kind in PRICE_KINDS:
+        return FLOOR_SD * profile.daily_vol * math.sqrt(duration_s / 86_400.0)
+    if kind in OI_KINDS:
+        return FLOOR_SD * profile.oi_hourly_sd * math.sqrt(duration_s / 3_600.0)
+    if kind == "volume_spike":  # a multiple: fewer trades in the window, noisier volume
+        return 3.0 * (1.0 + 3.0 / math.sqrt(max(1.0, profile.trades_per_s * duration_s)))
+    return 0.0
 
 
 @dataclass
@@ -43,7 +68,10 @@ class Planner:
     volatile_per_day: float
     funding_windows: bool
     scheduled: tuple[Episode, ...] = ()
-    betas: dict[Episode, np.ndarray] = field(default_factory=dict)
+    profiles: dict[str, SymbolProfile] = field(default_factory=dict)
+    trend_per_day: float = 0.15
+    listing_per_day: float = 0.05
+    quiet: bool = False
     _pending: list[Episode] = field(default_factory=list)
     _busy: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     _wide_until_ms: int = 0
@@ -53,8 +81,6 @@ class Planner:
         self._wide_until_ms = self._sym_until_ms = self.start_ms
         for ep in self.scheduled:
             self._add(ep)
-            if ep.symbol == MARKET_WIDE:
-                self.betas[ep] = np.ones(len(self.symbols))
 
     def due(self, now_ms: int) -> list[Episode]:
         """Episodes starting at or before ``now_ms`` not handed out yet, in start order."""
@@ -85,27 +111,31 @@ class Planner:
             for f_ms in range(first, hi_ms + FUNDING_LEAD_S * 1000, FUNDING_EVERY_MS):
                 start = f_ms - FUNDING_LEAD_S * 1000
                 if lo_ms <= start < hi_ms and start >= self.start_ms:
-                    ep = Episode("funding_time", MARKET_WIDE, start, 2 * FUNDING_LEAD_S, self._amplitude("funding_time"))
-                    self._add(ep)
-                    self.betas[ep] = np.ones(len(self.symbols))
+                    self._add(Episode("funding_time", MARKET_WIDE, start, 2 * FUNDING_LEAD_S, self._amplitude("funding_time")))
         for _ in range(int(rng.poisson(self.market_moves_per_day / 24.0))):
             start, dur = self._start(lo_ms, hi_ms), self._duration("market_move")
             amp = self._amplitude("market_move")
-            betas = np.where(rng.random(len(self.symbols)) < MOST_SYMBOLS_P,
-                             rng.uniform(0.7, 1.4, len(self.symbols)), rng.uniform(0.0, 0.3, len(self.symbols)))
             if self._free(None, start, start + dur * 1000):
-                ep = Episode("market_move", MARKET_WIDE, start, dur, amp)
-                self._add(ep)
-                self.betas[ep] = betas
+                self._add(Episode("market_move", MARKET_WIDE, start, dur, amp))
 
     def _plan_symbols(self, lo_ms: int, hi_ms: int) -> None:
         rng = self.rng
         for sym in self.symbols:
+            for kind, per_day in (("trend_day", self.trend_per_day), ("listing_day", self.listing_per_day)):
+                for _ in range(int(rng.poisson(per_day / 24.0))):
+                    start, dur, amp = self._start(lo_ms, hi_ms), self._duration(kind), self._amplitude(kind)
+                    self._pending_add(Episode(kind, sym, start, dur, amp))
             kinds = ["volatile_normal"] * int(rng.poisson(self.volatile_per_day / 24.0))
-            kinds += [EPISODE_KINDS[int(rng.integers(len(EPISODE_KINDS)))]
-                      for _ in range(int(rng.poisson(self.episodes_per_hour)))]
+            n_manip = int(rng.poisson(self.episodes_per_hour))
+            kinds += [EPISODE_KINDS[int(rng.integers(len(EPISODE_KINDS)))] for _ in range(n_manip)]
             for kind in kinds:
-                start, dur, amp = self._start(lo_ms, hi_ms), self._duration(kind), self._amplitude(kind)
+                start = self._start(lo_ms, hi_ms)
+                stealth = kind == "oi_surge" and rng.random() < STEALTH_OI_SHARE
+                dur = int(rng.integers(*STEALTH_OI_DURATION_S)) if stealth else self._duration(kind)
+                amp = self._amplitude(kind, STEALTH_OI_AMPLITUDE if stealth else None,
+                                      noise_floor(kind, self.profiles[sym], dur) if sym in self.profiles else 0.0)
+                if self.quiet and kind in EPISODE_KINDS:
+                    continue  # drawn all the same: the planner's other draws stay in step with a normal run
                 start = self._first_free(sym, start, dur, hi_ms)
                 if start is not None:
                     self._add(Episode(kind, sym, start, dur, amp))
@@ -120,8 +150,10 @@ class Planner:
         lo, hi = DURATION_RANGES_S[kind]
         return int(self.rng.integers(lo, hi + 1))
 
-    def _amplitude(self, kind: str) -> float:
-        lo, hi = AMPLITUDE_RANGES[kind]
+    def _amplitude(self, kind: str, span: tuple[float, float] | None = None, floor: float = 0.0) -> float:
+        lo, hi = span or AMPLITUDE_RANGES[kind]
+        if floor > lo:  # shift the range up to the symbol's noise floor (no pile-up at the floor)
+            lo, hi = floor, max(hi, 2.0 * floor)
         a = math.exp(self.rng.uniform(math.log(lo), math.log(hi)))
         if kind in SIGNED_KINDS:
             p_negative = 0.7 if kind == "liquidation_cascade" else 0.5
@@ -130,10 +162,14 @@ class Planner:
 
     # -------------------------------------------------------------- bookkeeping
 
-    def _add(self, ep: Episode) -> None:
-        self._busy.setdefault(ep.symbol, []).append((ep.start_ms, ep.end_ms))
+    def _pending_add(self, ep: Episode) -> None:
         self._pending.append(ep)
         self._pending.sort(key=lambda e: (e.start_ms, e.symbol, e.kind))
+
+    def _add(self, ep: Episode) -> None:
+        if ep.kind not in BACKGROUND_KINDS:
+            self._busy.setdefault(ep.symbol, []).append((ep.start_ms, ep.end_ms))
+        self._pending_add(ep)
 
     def _free(self, symbol: str | None, start_ms: int, end_ms: int) -> bool:
         """No episode on ``symbol`` (every symbol when None) or market-wide within the gap."""

@@ -56,6 +56,13 @@ class TickerState:
         self.hours.append(_Hour(price, price, price, 0.0, 0.0))
         self._close()
 
+    def seed_hours(self, hours: list[tuple[float, float, float, float, float]], price: float) -> None:
+        """Fill the ring with recorded past hours ``(open, high, low, volume, turnover)``, oldest first."""
+        for o, h, lo, v, t in hours[-23:]:
+            self.hours.append(_Hour(o, h, lo, v, t))
+        self.hours.append(_Hour(price, price, price, 0.0, 0.0))
+        self._close()
+
     def roll_hour(self, price: float) -> None:
         self.hours.append(_Hour(price, price, price, 0.0, 0.0))
         self._close()
@@ -70,11 +77,12 @@ class TickerState:
         h.turnover += turnover
 
     def message(self, ts_ms: int, last_u: int, mark_u: int, index_u: int, oi_lots: int, funding: float,
-                bid_u: int, bid_lots: int, ask_u: int, ask_lots: int) -> dict[str, Any]:
+                bid_u: int, bid_lots: int, ask_u: int, ask_lots: int, next_funding_ms: int | None = None) -> dict[str, Any]:
         """The ticker at ``ts_ms``: a snapshot the first time, else a delta of what changed.
 
         Prices are tick indexes and sizes lot counts (see :class:`.fmt`); a field is formatted
-        only when its value changed, which is what a delta carries anyway.
+        only when its value changed, which is what a delta carries anyway. ``next_funding_ms``
+        defaults to the next 00/08/16 UTC.
         """
         qd, qu, tick, step = self.qty_decimals, self.lot_units, self.tick, self.qty_step
         price_str, size_str = self.prices.get, self.sizes.get
@@ -141,7 +149,7 @@ class TickerState:
         if seen.get("turnover24h") != turnover:
             seen["turnover24h"] = turnover
             data["turnover24h"] = fixed(turnover, 4)
-        nft = (ts_ms // FUNDING_EVERY_MS + 1) * FUNDING_EVERY_MS
+        nft = (ts_ms // FUNDING_EVERY_MS + 1) * FUNDING_EVERY_MS if next_funding_ms is None else next_funding_ms
         if seen.get("nextFundingTime") != nft:
             seen["nextFundingTime"] = nft
             data["nextFundingTime"] = str(nft)
