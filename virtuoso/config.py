@@ -147,6 +147,8 @@ class DetectionSettings(_Section):
                                                 doc="Smallest price move against open interest for a divergence.")
     pump_min_pct: float = threshold(1.0, unit="%", lo=0.2, hi=30.0, step=0.1,
                                     doc="Smallest rise that can open a pump.")
+    pump_volume_ratio: float = threshold(3.0, unit="x", lo=1.0, hi=50.0, step=0.5,
+                                         doc="Smallest volume, in multiples of the coin's usual, with a pump's rise (a rise on less is a price move).")
     dump_retrace_frac: float = threshold(0.5, unit="frac", lo=0.1, hi=1.0, step=0.05,
                                          doc="Share of a pump's rise given back that marks the dump.")
     cascade_liq_usd: float = threshold(100_000, unit="USD", lo=1_000, hi=50_000_000, step=1_000,

@@ -1,67 +1,95 @@
-"""Alert policy: hysteresis, cooldown, escalation only upwards, market-wide demotion."""
+"""Event policy: one event per symbol, the most specific kind names it, hysteresis, cooldown, dumps."""
 
 from __future__ import annotations
 
-from virtuoso.alerting.policy import EpisodePolicy, market_wide_symbols
+from virtuoso.alerting.policy import END_HOLD_S, EventBook, primary_kind
 from virtuoso.config import AlertPolicySettings
-from virtuoso.detect.levels import severity_for
+from virtuoso.domain.alerts import AlertKind, Change, Severity, event_id
 
 T0 = 1_700_000_040_000
+K = AlertKind
 
 
-def run(policy: EpisodePolicy, levels: list[float], kind: str = "price_move") -> list[tuple[int, str, str]]:
+def feed(book: EventBook, seconds: list[dict[AlertKind, float]], symbol: str = "BTCUSDT"):
     out = []
-    for i, lv in enumerate(levels):
-        d = policy.step("BTCUSDT", kind, lv, severity_for(lv), T0 + i * 1000)
-        if d is not None:
-            out.append((i, d.event, d.severity.value))
+    for i, levels in enumerate(seconds):
+        ch = book.step(symbol, levels, T0 + i * 1000)
+        if ch is not None:
+            out.append((i, ch.kind, ch.severity, ch.change, ch.id))
     return out
 
 
-def test_a_level_wobbling_around_the_threshold_is_one_episode() -> None:
-    p = EpisodePolicy(AlertPolicySettings(cooldown_s=0, exit_ratio=0.7))
-    assert run(p, [1.1, 0.9, 1.05, 0.8, 1.2]) == [(0, "new", "watch")]
+def quiet(n: int) -> list[dict[AlertKind, float]]:
+    return [{K.PRICE_MOVE: 0.1}] * n
 
 
-def test_an_episode_ends_below_the_exit_level_and_a_new_one_waits_for_the_cooldown() -> None:
-    p = EpisodePolicy(AlertPolicySettings(cooldown_s=5, exit_ratio=0.7))
-    events = run(p, [1.1, 0.5, 1.1, 0.5, 0.5, 0.5, 1.1])
-    assert events == [(0, "new", "watch"), (6, "new", "watch")]
+def test_readings_of_several_kinds_at_once_are_one_event_named_by_the_most_specific() -> None:
+    book = EventBook(AlertPolicySettings())
+    got = feed(book, [{K.VOLUME_SPIKE: 1.3, K.PRICE_MOVE: 1.1, K.PUMP_AND_DUMP: 0.85}])
+    assert [(k, c) for _, k, _, c, _ in got] == [(K.PUMP_AND_DUMP, Change.NEW)]
+    assert got[0][4] == event_id("BTCUSDT", T0)
 
 
-def test_the_same_episode_is_re_raised_only_when_severity_rises() -> None:
-    p = EpisodePolicy(AlertPolicySettings(cooldown_s=900))
-    events = run(p, [1.0, 1.7, 1.2, 1.8, 2.6, 1.0])
-    assert events == [(0, "new", "watch"), (1, "escalate", "high"), (4, "escalate", "critical")]
-    first = p.step("BTCUSDT", "price_move", 3.0, severity_for(3.0), T0 + 10_000)
-    assert first is None  # critical already raised: nothing higher to say
+def test_a_more_specific_reading_later_reclassifies_the_same_event_never_back() -> None:
+    book = EventBook(AlertPolicySettings())
+    got = feed(book, [{K.VOLUME_SPIKE: 1.2}, {K.VOLUME_SPIKE: 1.2, K.PUMP_AND_DUMP: 1.05},
+                      {K.VOLUME_SPIKE: 1.3, K.PUMP_AND_DUMP: 0.2}])
+    assert [(i, k, c) for i, k, _, c, _ in got] == [(0, K.VOLUME_SPIKE, Change.NEW), (1, K.PUMP_AND_DUMP, Change.RECLASSIFIED)]
+    assert len({g[4] for g in got}) == 1
 
 
-def test_an_episode_explained_away_starts_no_cooldown_but_keeps_its_hysteresis() -> None:
-    p = EpisodePolicy(AlertPolicySettings(cooldown_s=900, exit_ratio=0.7))
-    assert run(p, [1.2])[0][1] == "new"
-    p.waive_cooldown("BTCUSDT", "price_move")
-    later = [(i + 1, lv) for i, lv in enumerate([0.9, 1.3, 0.5, 1.1])]
-    events = [(i, d.event) for i, lv in later
-              if (d := p.step("BTCUSDT", "price_move", lv, severity_for(lv), T0 + i * 1000)) is not None]
-    assert events == [(4, "new")]  # 0.9 and 1.3 are the same episode; after it ends, no 900 s wait
+def test_severity_only_rises_each_rise_is_one_line() -> None:
+    book = EventBook(AlertPolicySettings())
+    got = feed(book, [{K.PRICE_MOVE: 1.0}, {K.PRICE_MOVE: 1.7}, {K.PRICE_MOVE: 1.2}, {K.PRICE_MOVE: 2.6}])
+    assert [(i, s, c) for i, _, s, c, _ in got] == [(0, Severity.WATCH, Change.NEW), (1, Severity.HIGH, Change.ESCALATED),
+                                                   (3, Severity.CRITICAL, Change.ESCALATED)]
 
 
-def test_kinds_and_symbols_have_separate_episodes() -> None:
-    p = EpisodePolicy(AlertPolicySettings())
-    assert p.step("BTCUSDT", "price_move", 1.2, severity_for(1.2), T0) is not None
-    assert p.step("BTCUSDT", "volume_spike", 1.2, severity_for(1.2), T0) is not None
-    assert p.step("ETHUSDT", "price_move", 1.2, severity_for(1.2), T0) is not None
+def test_an_event_ends_after_a_minute_below_the_exit_ratio_and_the_boundary_keeps_it_open() -> None:
+    book = EventBook(AlertPolicySettings(exit_ratio=0.7))
+    at_exit = [{K.PRICE_MOVE: 0.7}] * (END_HOLD_S + 5)  # exactly at the exit ratio: still active
+    assert [c for *_, c, _ in feed(book, [{K.PRICE_MOVE: 1.2}] + at_exit)] == [Change.NEW]
+    book = EventBook(AlertPolicySettings(exit_ratio=0.7))
+    below = [{K.PRICE_MOVE: 0.69}] * (END_HOLD_S + 1)
+    got = feed(book, [{K.PRICE_MOVE: 1.2}] + below)
+    assert [(i, c) for i, *_, c, _ in got] == [(0, Change.NEW), (END_HOLD_S, Change.ENDED)]
 
 
-def test_most_of_the_watchlist_moving_together_is_market_wide() -> None:
-    moving = {"A": 1.0, "B": 2.0, "C": 1.5, "D": -1.0}
-    assert market_wide_symbols(moving, watchlist_size=5, fraction=0.6) == {"A", "B", "C"}
-    assert market_wide_symbols({"A": 1.0}, watchlist_size=5, fraction=0.6) == set()
-    assert market_wide_symbols({"A": 1.0, "B": 1.0}, watchlist_size=2, fraction=0.5) == set()  # too few to tell
+def test_within_the_cooldown_the_same_kind_reopens_the_same_event_silently() -> None:
+    book = EventBook(AlertPolicySettings(cooldown_s=900))
+    seconds = [{K.PRICE_MOVE: 1.2}] + quiet(END_HOLD_S + 10) + [{K.PRICE_MOVE: 1.2}] + quiet(END_HOLD_S + 10)
+    seconds += [{K.PRICE_MOVE: 1.8}]
+    got = feed(book, seconds)
+    assert [c for *_, c, _ in got] == [Change.NEW, Change.ENDED, Change.ESCALATED]
+    assert len({g[4] for g in got}) == 1
 
 
-def test_a_mover_far_beyond_the_markets_median_mover_is_not_explained_by_it() -> None:
-    moving = {"A": -7.0, "B": -0.4, "C": -0.45, "D": 0.3}
-    assert market_wide_symbols(moving, watchlist_size=5, fraction=0.6, max_ratio=3.0) == {"B", "C"}
-    assert market_wide_symbols(moving, watchlist_size=5, fraction=0.6) == {"A", "B", "C"}  # no ratio: all of them
+def test_after_the_cooldown_or_with_a_more_specific_kind_a_new_event_opens() -> None:
+    book = EventBook(AlertPolicySettings(cooldown_s=60))
+    seconds = [{K.PRICE_MOVE: 1.2}] + quiet(END_HOLD_S + 70) + [{K.PRICE_MOVE: 1.2}]
+    got = feed(book, seconds)
+    assert [c for *_, c, _ in got] == [Change.NEW, Change.ENDED, Change.NEW] and got[0][4] != got[2][4]
+    book = EventBook(AlertPolicySettings(cooldown_s=900))
+    got = feed(book, [{K.PRICE_MOVE: 1.2}] + quiet(END_HOLD_S + 10) + [{K.LIQUIDATION_CASCADE: 1.1}])
+    assert got[-1][1:4] == (K.LIQUIDATION_CASCADE, Severity.WATCH, Change.NEW) and got[-1][4] != got[0][4]
+
+
+def test_a_held_event_stays_open_and_a_dump_is_told_even_at_the_same_severity() -> None:
+    book = EventBook(AlertPolicySettings())
+    assert book.step("SOLUSDT", {K.PUMP_AND_DUMP: 2.7}, T0) is not None  # opens critical
+    book.hold("SOLUSDT", T0 + 10 * 60_000)
+    for i in range(1, 5 * 60):
+        assert book.step("SOLUSDT", {K.PUMP_AND_DUMP: 0.1}, T0 + i * 1000) is None
+    dump = book.escalate("SOLUSDT", Severity.HIGH, Change.DUMP)
+    assert dump is not None and dump.change is Change.DUMP and dump.severity is Severity.CRITICAL
+    book.release("SOLUSDT")
+    ended = book.step("SOLUSDT", {K.PUMP_AND_DUMP: 0.1}, T0 + 5 * 60_000)
+    assert ended is not None and ended.change is Change.ENDED
+
+
+def test_symbols_are_independent_and_primary_kind_needs_a_reading_near_its_alarm() -> None:
+    book = EventBook(AlertPolicySettings())
+    assert book.step("A", {K.PRICE_MOVE: 1.1}, T0) is not None
+    assert book.step("B", {K.PRICE_MOVE: 1.1}, T0) is not None
+    assert primary_kind({K.PRICE_MOVE: 1.1, K.PUMP_AND_DUMP: 0.5}) is K.PRICE_MOVE
+    assert primary_kind({K.PRICE_MOVE: 0.5}) is None

@@ -165,7 +165,7 @@ class EventBook:
         if severity.rank > ev.severity.rank:
             ev.severity = severity
         ev.silent = False
-        return EventChange(ev.id, symbol, ev.kind, severity, change, ev.start_ms, ev.peak_level)
+        return EventChange(ev.id, symbol, ev.kind, ev.severity, change, ev.start_ms, ev.peak_level)
 
     def hold(self, symbol: str, until_ms: int) -> None:
         """Keep the open event open until ``until_ms`` whatever the readings (a pump awaiting its dump)."""

@@ -25,7 +25,7 @@ import pandas as pd
 from virtuoso.alerting.policy import ELIGIBLE, SPECIFICITY
 from virtuoso.config import AlertPolicySettings, DetectionSettings
 from virtuoso.detect import market_move
-from virtuoso.detect.baselines import CLIP_SIGMAS, MIN_MINUTES, MIN_OI_SIGMA_PCT, MIN_SIGMA_PCT, OI_HALF_LIFE_MIN
+from virtuoso.detect.baselines import CLIP_SIGMAS, LIQ_FLOOR_SHARE, MIN_MINUTES, MIN_OI_SIGMA_PCT, MIN_SIGMA_PCT, OI_HALF_LIFE_MIN
 from virtuoso.detect.baselines import SIGMA_HALF_LIFE_MIN, VOLUME_MINUTES
 from virtuoso.detect.calibration import TailFit, fit_tails, graded_level
 from virtuoso.detect.evidence import floor_ratio
@@ -60,6 +60,7 @@ class Prepared:
     stats: dict[str, np.ndarray]
     windows: dict[int, Window]
     rise_pct: np.ndarray  # price over its 15-minute low, %
+    scales: Scales
     fits: dict[str, TailFit]
     market_stat: dict[int, np.ndarray]  # per window: |factor move| in its sigmas (rows: minutes)
     market_gate: dict[int, tuple[np.ndarray, np.ndarray]]  # per window: (|move| %, breadth share)
@@ -94,8 +95,8 @@ def _scales(ret: pd.DataFrame, turnover: pd.DataFrame, doi: pd.DataFrame, liq: p
 
     vol = np.fmax(turnover.rolling(VOLUME_MINUTES, min_periods=MIN_MINUTES).median(),
                   0.2 * turnover.rolling(VOLUME_MINUTES, min_periods=MIN_MINUTES).mean())
-    cap = liq.rolling(120, min_periods=MIN_MINUTES).quantile(0.9)
-    liq_base = np.minimum(liq, cap).rolling(120, min_periods=MIN_MINUTES).mean()
+    cap = liq.where(liq > 0).rolling(120, min_periods=1).quantile(0.9).fillna(0.0)
+    liq_base = np.fmax(np.minimum(liq, cap).rolling(120, min_periods=MIN_MINUTES).mean(), LIQ_FLOOR_SHARE * vol)
     return Scales(sigma(ret, SIGMA_HALF_LIFE_MIN, MIN_SIGMA_PCT), (vol / 60.0).shift(1).to_numpy(),
                   sigma(doi, OI_HALF_LIFE_MIN, MIN_OI_SIGMA_PCT), liq_base.fillna(0.0).shift(1).to_numpy())
 
@@ -123,7 +124,7 @@ def prepare(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> Prepared:
 def _prepare(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> Prepared:
     ends, symbols, f = _frames(bars_by_symbol)
     if not symbols:
-        return Prepared(ends, [], {}, {}, np.empty((0, 0)), {}, {}, {}, {})
+        return Prepared(ends, [], {}, {}, np.empty((0, 0)), Scales(*([np.empty((0, 0))] * 4)), {}, {}, {}, {})
     close, oi = f["close"].where(f["close"] > 0), f["oi"].where(f["oi"] > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         lc, loi = np.log(close) * 100.0, np.log(oi) * 100.0
@@ -160,7 +161,7 @@ def _prepare(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> Prepared:
         stats[spec.name] = st
         fits[spec.name] = fit_tails(st.T, spec.model)
     market_stat, market_gate, market_fits = _market(windows, scales, market)
-    return Prepared(ends, symbols, stats, windows, rise, fits, market_stat, market_gate, market_fits)
+    return Prepared(ends, symbols, stats, windows, rise, scales, fits, market_stat, market_gate, market_fits)
 
 
 def _market(windows: dict[int, Window], scales: Scales, market: dict[int, np.ndarray]):  # type: ignore[no-untyped-def]
@@ -191,7 +192,7 @@ def kind_levels(p: Prepared, thresholds: DetectionSettings) -> np.ndarray:
         for spec in STATS_BY_KIND[kind]:
             lv = p.fits[spec.name].levels(rates[spec.name], spec.model.cluster_min)  # (symbols, 3)
             g = graded_level(p.stats[spec.name], lv[None, :, 0], lv[None, :, 1], lv[None, :, 2])
-            fr = floor_ratio(spec, p.windows, thresholds, p.rise_pct)
+            fr = floor_ratio(spec, p.windows, thresholds, p.rise_pct, p.scales)
             out[:, :, j] = np.fmax(out[:, :, j], floored(g, fr))
     return out
 

@@ -12,7 +12,9 @@ measured by :mod:`virtuoso.detect.calibration` on the symbol's own history of re
 - ``volume_per_s``: median minute turnover of the last VOLUME_MINUTES minutes (never below a fifth
   of the mean: a coin that mostly sleeps still has a level), per second.
 - ``oi_sigma_1m_pct``: the same kind of deviation for 1-minute open-interest changes.
-- ``liq_per_min``: clipped mean of minute liquidations (a cascade does not become the norm).
+- ``liq_per_min``: mean of minute liquidations, each capped at the 90 % quantile of the minutes
+  that had any (a cascade does not become the norm), never below LIQ_FLOOR_SHARE of the minute's
+  usual turnover (most minutes of most coins liquidate nothing: "usual" cannot be zero).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ CLIP_SIGMAS = 4.0
 MIN_SIGMA_PCT = 0.005
 MIN_OI_SIGMA_PCT = 0.001
 MIN_MINUTES = 10  # minutes of history before a scale exists
+LIQ_FLOOR_SHARE = 0.001  # usual liquidations are at least this share of usual turnover
 _MAD = 1.4826
 
 
@@ -89,12 +92,13 @@ class Baselines:
             recent = self._recent(self._turnover, VOLUME_MINUTES)
             vol = np.maximum(np.nanmedian(recent, axis=1), 0.2 * np.nanmean(recent, axis=1))
             liq = self._recent(self._liq, HISTORY_MIN)
-            cap = np.nanquantile(liq, 0.9, axis=1)
-            liq_mean = np.nanmean(np.minimum(liq, cap[:, None]), axis=1)
+            cap = np.nanquantile(np.where(liq > 0, liq, np.nan), 0.9, axis=1)
+            liq_mean = np.nanmean(np.fmin(liq, np.where(np.isfinite(cap), cap, 0.0)[:, None]), axis=1)
+            liq_mean = np.fmax(np.where(np.isfinite(liq_mean), liq_mean, 0.0), LIQ_FLOOR_SHARE * vol)
         self.sigma_1m_pct = np.where(enough, np.fmax(np.fmax(np.sqrt(self._var), mad), MIN_SIGMA_PCT), np.nan)
         self.oi_sigma_1m_pct = np.where(enough, np.fmax(np.fmax(np.sqrt(self._oi_var), oi_mad), MIN_OI_SIGMA_PCT), np.nan)
         self.volume_per_s = np.where(enough, vol / 60.0, np.nan)
-        self.liq_per_min = np.where(enough, np.nan_to_num(liq_mean, nan=0.0), np.nan)
+        self.liq_per_min = np.where(enough, liq_mean, np.nan)
 
     def _recent(self, ring: np.ndarray, minutes: int) -> np.ndarray:
         k = min(minutes, HISTORY_MIN)

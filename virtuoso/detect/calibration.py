@@ -43,6 +43,7 @@ TAIL_FROM_N = 360  # minutes of history before the tail anchors (90 % / 98 %) st
 TAIL_FULL_N = 1_440  # ... and from which they alone set the level
 SHORT_N = 120  # below this many minutes the body's spread is widened
 MIN_POSITIVE = 10  # minutes above zero before a tail can be fitted to them
+PRIOR_N = 720.0  # minutes of history the pooled prior is worth
 XI_MIN, XI_MAX = -0.1, 0.6
 
 
@@ -89,6 +90,9 @@ class TailFit:
     w_tail: np.ndarray
     n: np.ndarray  # samples behind the fit
     positive: np.ndarray  # share of the samples above zero (the fit is of those)
+    ok: np.ndarray  # rows with enough of their own samples for a fit of their own
+    prior: Prior | None = None
+    min_n: int = 40
 
     def levels(self, rates_per_day: np.ndarray | list[float] | tuple[float, ...], cluster_min: float) -> np.ndarray:
         """Levels (rows: symbols, columns: rates) crossed ``rates_per_day`` times a day."""
@@ -97,12 +101,22 @@ class TailFit:
         # P(X > x) = share above zero * P(X > x | X > 0) for any level x > 0.
         with np.errstate(invalid="ignore", divide="ignore"):
             p_pos = np.fmin(p[None, :] / self.positive[:, None], 0.5)
-        body = _extrapolate(*self.body, 1.0 - _BODY_P[0], p_pos)
-        w = self.w_tail[:, None]
-        if not np.any(w > 0):
-            return body
-        tail = _extrapolate(*self.tail, 1.0 - _TAIL_P[0], p_pos)
-        return np.where(w > 0, (1.0 - w) * body + w * np.where(np.isfinite(tail), tail, body), body)
+            own = _extrapolate(*self.body, 1.0 - _BODY_P[0], p_pos)
+            w = self.w_tail[:, None]
+            if np.any(w > 0):
+                tail = _extrapolate(*self.tail, 1.0 - _TAIL_P[0], p_pos)
+                own = np.where(w > 0, (1.0 - w) * own + w * np.where(np.isfinite(tail), tail, own), own)
+            own = np.where(self.ok[:, None], own, np.nan)
+            if self.prior is None:
+                return own
+            pr = self.prior
+            prior = _extrapolate(np.array([pr.u]), np.array([pr.s]), np.array([pr.xi]), 1.0 - _TAIL_P[0],
+                                 np.fmin(p[None, :] / pr.share, 0.5))
+            # The prior counts as PRIOR_N minutes of history: a new symbol starts from it, and its
+            # own sample takes over as it grows (a third after six hours, two thirds after a day).
+            w_own = (self.n / (self.n + PRIOR_N))[:, None]
+            blended = np.where(np.isfinite(own), w_own * own + (1.0 - w_own) * prior, prior)
+            return np.where((self.n >= self.min_n)[:, None], blended, np.nan)
 
 
 def _extrapolate(u: np.ndarray, s: np.ndarray, xi: np.ndarray, p_u: float, p: np.ndarray) -> np.ndarray:
@@ -116,7 +130,29 @@ def _extrapolate(u: np.ndarray, s: np.ndarray, xi: np.ndarray, p_u: float, p: np
         return u[:, None] + s[:, None] * growth
 
 
-def fit_tails(samples: np.ndarray, model: TailModel) -> TailFit:
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """A statistic's pooled tail (``virtuoso.detect.priors``): 90 % and 98 % quantiles of its minutes
+    above zero, their share, and the tail shape to extrapolate with."""
+
+    u: float
+    s: float
+    share: float
+    xi: float
+
+    @classmethod
+    def from_table(cls, row: tuple[float, ...] | None, xi: float) -> "Prior | None":
+        """From a row of ``virtuoso.detect.priors`` (q90, q98, share[, shape]); ``xi`` is the least
+        shape used (the measured one describes the tail only to the 99.6 % quantile, and real
+        markets' tails grow heavier further out)."""
+        if row is None:
+            return None
+        q90, q98, share = row[:3]
+        shape = max(float(row[3]), xi) if len(row) > 3 and row[3] == row[3] else xi
+        return cls(q90, max(q98 - q90, 1e-9), min(max(share, 1e-3), 1.0), min(shape, XI_MAX))
+
+
+def fit_tails(samples: np.ndarray, model: TailModel, prior: Prior | None = None) -> TailFit:
     """Fit each row's tail (rows: symbols, columns: minutes; NaN marks a missing or masked minute).
 
     Every alarm level is far above zero, and many statistics are zero (or below) most minutes (no
@@ -153,7 +189,7 @@ def fit_tails(samples: np.ndarray, model: TailModel) -> TailFit:
         shape = (trust * np.where(np.isfinite(xi_own), xi_own, 0.0) + model.tail_xi) / (trust + 1.0)
         tail[2][ok] = np.clip(shape, XI_MIN, XI_MAX)
         w_tail[ok] = np.clip((nn - TAIL_FROM_N) / (TAIL_FULL_N - TAIL_FROM_N), 0.0, 1.0)
-    return TailFit(tuple(body), tuple(tail), w_tail, n_all, positive)  # type: ignore[arg-type]
+    return TailFit(tuple(body), tuple(tail), w_tail, n_all, positive, ok, prior, model.min_n)  # type: ignore[arg-type]
 
 
 def _spread(s: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -216,8 +252,10 @@ class Calibrator:
     CHUNK = 64  # symbols refitted per step
 
     def __init__(self, models: dict[str, TailModel], n: int, history_min: int,
-                 rates: dict[str, tuple[float, float, float]]) -> None:
+                 rates: dict[str, tuple[float, float, float]],
+                 priors: dict[str, tuple[float, float, float]] | None = None) -> None:
         self.models = dict(models)
+        self.priors = {k: Prior.from_table((priors or {}).get(k), m.body_xi) for k, m in self.models.items()}
         self.names = list(self.models)
         self.n = 0
         self.history_min = max(60, int(history_min))
@@ -300,13 +338,13 @@ class Calibrator:
     def refit(self, name: str, rows: slice | None = None) -> None:
         rows = rows if rows is not None else slice(0, self.n)
         model = self.models[name]
-        part = fit_tails(self._samples[name][rows].astype(float), model)
+        part = fit_tails(self._samples[name][rows].astype(float), model, self.priors[name])
         fit = self._fits.get(name)
         if fit is None or fit.n.size != self.n:
-            fit = fit_tails(np.full((self.n, 1), np.nan), model)
+            fit = fit_tails(np.full((self.n, 1), np.nan), model, self.priors[name])
             self._fits[name] = fit
-        for whole, piece in zip((*fit.body, *fit.tail, fit.w_tail, fit.n, fit.positive),
-                                (*part.body, *part.tail, part.w_tail, part.n, part.positive)):
+        for whole, piece in zip((*fit.body, *fit.tail, fit.w_tail, fit.n, fit.positive, fit.ok),
+                                (*part.body, *part.tail, part.w_tail, part.n, part.positive, part.ok)):
             whole[rows] = piece
         self._levels[name][rows] = part.levels(self._rates[name], model.cluster_min)
 

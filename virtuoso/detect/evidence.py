@@ -52,12 +52,13 @@ class Readings:
     rise_pct: np.ndarray
 
 
-def floor_ratio(spec: StatSpec, windows: Mapping[int, Window], th: DetectionSettings, rise_pct: Any) -> Any:
+def floor_ratio(spec: StatSpec, windows: Mapping[int, Window], th: DetectionSettings, rise_pct: Any,
+                scales: Scales) -> Any:
     """measured / floor of the statistic's kind on its window (>= 1: the floor is met)."""
     w = windows[spec.window_s]
     kind = spec.kind
     if kind is AlertKind.PUMP_AND_DUMP:
-        return pump_and_dump.floor_ratio(w, th, rise_pct)
+        return pump_and_dump.floor_ratio(w, th, rise_pct, scales)
     if kind is AlertKind.LIQUIDATION_CASCADE:
         return liquidation_cascade.floor_ratio(w, th, windows[300].oi_chg_pct)
     return MODULES[kind].floor_ratio(w, th)
@@ -73,7 +74,7 @@ def kind_readings(stats: Mapping[str, np.ndarray], calibrator: Calibrator, windo
     n = len(rise_pct)
     stat = np.vstack([stats[spec.name] for spec in STATS]) if n else np.zeros((len(STATS), 0))
     alarm = np.stack([calibrator.levels(spec.name) for spec in STATS])  # (stats, n, 3)
-    fr = np.vstack([np.broadcast_to(floor_ratio(spec, windows, th, rise_pct), (n,)) for spec in STATS])
+    fr = np.vstack([np.broadcast_to(floor_ratio(spec, windows, th, rise_pct, scales), (n,)) for spec in STATS])
     graded = floored(graded_level(stat, alarm[:, :, 0], alarm[:, :, 1], alarm[:, :, 2]), fr)
     levels = np.zeros((n, len(SYMBOL_KINDS)))
     lead = np.zeros((n, len(SYMBOL_KINDS)), dtype=np.int64)

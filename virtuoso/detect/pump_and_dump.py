@@ -3,8 +3,8 @@
 Reads ``pump_{30,60,300}``: the geometric mean of the rise (market share taken out, in the coin's
 sigmas over the window) and the excess volume, scaled down unless takers are net buyers (a pump is
 aggressive buying: La Morgia et al.'s "rush orders"), judged against the coin's own history.
-Floors: price at least ``pump_min_pct`` above its 15-minute low, and ``volume_min_usd`` traded in
-the window. The runner then follows the event: when price gives back ``dump_retrace_frac`` of the
+Floors: price at least ``pump_min_pct`` above its 15-minute low, ``volume_min_usd`` traded in the
+window, and ``pump_volume_ratio`` times the coin's usual volume for the window. The runner then follows the event: when price gives back ``dump_retrace_frac`` of the
 rise within half an hour, the same event is escalated to high.
 """
 
@@ -24,8 +24,11 @@ KIND = AlertKind.PUMP_AND_DUMP
 FOLLOW_S = 1_800  # how long after a pump opens its dump still escalates it
 
 
-def floor_ratio(w: Window, th: DetectionSettings, rise_pct: Any) -> Any:
-    return np.fmin(ratio(rise_pct, th.pump_min_pct), ratio(w.turnover, th.volume_min_usd))
+def floor_ratio(w: Window, th: DetectionSettings, rise_pct: Any, scales: Scales) -> Any:
+    """The rise from the 15-minute low, the traded value, and the volume in the coin's own usual:
+    a rise bought on ordinary volume is a price move, not a pump."""
+    return np.fmin(np.fmin(ratio(rise_pct, th.pump_min_pct), ratio(w.turnover, th.volume_min_usd)),
+                   ratio(volume_ratio(w, scales), th.pump_volume_ratio))
 
 
 def direction(w: Window) -> Any:

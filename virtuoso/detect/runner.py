@@ -29,6 +29,7 @@ from virtuoso.detect.calibration import Calibrator, graded_level
 from virtuoso.detect.composite import composite_score
 from virtuoso.detect.evidence import Readings, alert_from_change, kind_readings
 from virtuoso.detect.levels import HIGH_LEVEL, floored, ratio, score_for
+from virtuoso.detect.priors import PRIORS
 from virtuoso.detect.market_factor import Betas, capped_weights, loo_weighted_median, residual
 from virtuoso.detect.statistics import STATS, Scales, compute
 from virtuoso.detect.tape import Tape
@@ -60,14 +61,17 @@ class DetectionRunner:
         self.market_base = Baselines(1)
         self.betas = Betas(n)
         hist = thresholds.history_hours * 60
-        self.calibrator = Calibrator({s.name: s.model for s in STATS}, n, hist, budget_rates(thresholds))
+        self.calibrator = Calibrator({s.name: s.model for s in STATS}, n, hist, budget_rates(thresholds), PRIORS)
+        # The market factor's readings are in sigmas like a coin's price readings: the same priors.
+        market_priors = {f"market_{w}": PRIORS[f"price_{w}"] for w in market_move.WINDOWS_S if f"price_{w}" in PRIORS}
         self.market_calibrator = Calibrator({f"market_{w}": m for w, m in market_move.MODEL.items()}, 1, hist,
-                                            market_rates(thresholds))
+                                            market_rates(thresholds), market_priors)
         self.book = EventBook(policy)
         self.levels = np.zeros((n, len(_KINDS)))
         self.market_level = 0.0
         self._last_line: dict[str, Alert] = {}  # event id -> its latest line (an ended line repeats it)
         self._pumps: dict[str, _Pump] = {}
+        self._dumped: set[str] = set()  # events whose dump was told (followed no more)
         self._in_event = np.zeros(n, dtype=bool)
         self._market_in_event = False
         self._pending: DetectionSettings | None = None
@@ -167,7 +171,8 @@ class DetectionRunner:
         symbol = change.symbol
         if change.change is Change.ENDED:
             self._pumps.pop(symbol, None)
-        elif change.kind is AlertKind.PUMP_AND_DUMP and symbol not in self._pumps:
+            self._dumped.discard(change.id)
+        elif change.kind is AlertKind.PUMP_AND_DUMP and symbol not in self._pumps and change.id not in self._dumped:
             price = float(reader.tape.now("price")[i])
             low = price / (1.0 + float(reader.rise_from_low_pct()[i]) / 100.0)
             self._pumps[symbol] = _Pump(change.start_ms, low, price, change.level)
@@ -204,6 +209,7 @@ class DetectionRunner:
         change = self.book.escalate(symbol, sev, Change.DUMP)
         if change is None:
             return None
+        self._dumped.add(change.id)
         extra = pump_and_dump.describe_dump(rise_pct, given_back, (ts_ms - p.start_ms) / 60_000)
         return self._publish(change, i, readings, reader, ts_ms, extra)
 
