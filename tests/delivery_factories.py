@@ -124,3 +124,61 @@ def sol_bars(end_ms: int = T0_MS + 120_000, minutes: int = 120, symbol: str = SY
     closes = [100.0 + 0.01 * i for i in range(minutes - 10)] + [101.0 + 0.4 * i for i in range(10)]
     return path_bars(symbol, end_ms - minutes * 60_000, closes, oi=[5e4 + 10 * i for i in range(minutes)],
                      funding=[0.0001] * minutes, spread_pct=0.05)
+
+
+# ---------------------------------------------------------------------------------------- known paths
+# A stream whose outcome is known by construction. Minute 130 holds the alert. Before it the price
+# grows by 0.01 % a minute, so every 1-hour return is exactly 1.0001**60 - 1 (the coin's usual
+# move). After it: +2 % at +5 min, a +5 % peak at +20 min, -1.5 % at +40 min, -1 % at +1 h, -3 % at
+# +4 h (linear in between). OI rises 3 % over the 30 minutes into the alert and gives back two
+# thirds of it by +1 h; funding rises 0.0004 over the hour into it and gives back a quarter.
+
+PATH_MINUTES = 380
+ALERT_MINUTE = 130
+USUAL_MOVE_PCT = (1.0001 ** 60 - 1) * 100
+
+
+def _interp(points: Sequence[tuple[int, float]], minute: int) -> float:
+    for (m0, v0), (m1, v1) in zip(points, points[1:]):
+        if m0 <= minute <= m1:
+            return v0 + (v1 - v0) * (minute - m0) / (m1 - m0)
+    return points[-1][1]
+
+
+def known_path(minutes: int = PATH_MINUTES) -> tuple[list[float], list[float], list[float]]:
+    """(closes, open interest, funding) per minute for the pump that reverses (see above)."""
+    p0 = 100 * 1.0001 ** ALERT_MINUTE
+    after = [(ALERT_MINUTE, 0.0), (ALERT_MINUTE + 5, 2.0), (ALERT_MINUTE + 20, 5.0), (ALERT_MINUTE + 40, -1.5),
+             (ALERT_MINUTE + 60, -1.0), (ALERT_MINUTE + 240, -3.0), (minutes, -3.0)]
+    closes = [100 * 1.0001 ** m if m <= ALERT_MINUTE else p0 * (1 + _interp(after, m) / 100) for m in range(minutes)]
+    oi = [_interp([(0, 1000.0), (100, 1000.0), (130, 1030.0), (190, 1010.0), (minutes, 1010.0)], m) for m in range(minutes)]
+    funding = [_interp([(0, 0.0001), (70, 0.0001), (130, 0.0005), (190, 0.0004), (minutes, 0.0004)], m)
+               for m in range(minutes)]
+    return closes, oi, funding
+
+
+def trend_path(minutes: int = PATH_MINUTES) -> list[float]:
+    """Steady growth of 0.01 % a minute all along (an alert against it is simply wrong)."""
+    return [100 * 1.0001 ** m for m in range(minutes)]
+
+
+def path_messages(symbol: str, start_ms: int, closes: Sequence[float], oi: Sequence[float],
+                  funding: Sequence[float]) -> list[dict[str, Any]]:
+    """Bybit v5 messages for the path: each minute one trade (at :30) and a ticker delta (at :31)."""
+    msgs: list[dict[str, Any]] = []
+    for m, (c, o, f) in enumerate(zip(closes, oi, funding)):
+        t = start_ms + m * 60_000
+        if m == 0:
+            msgs.append({"topic": f"tickers.{symbol}", "type": "snapshot", "cs": 1, "ts": t + 1_000, "data": {
+                "symbol": symbol, "lastPrice": f"{c:.6f}", "markPrice": f"{c:.6f}", "indexPrice": f"{c:.6f}",
+                "openInterest": f"{o:.4f}", "openInterestValue": f"{o * c:.4f}", "fundingRate": f"{f:.6f}",
+                "turnover24h": "1000000", "volume24h": "10000", "nextFundingTime": str(t + 3_600_000),
+                "prevPrice24h": f"{c:.6f}", "prevPrice1h": f"{c:.6f}", "highPrice24h": f"{c:.6f}",
+                "lowPrice24h": f"{c:.6f}", "price24hPcnt": "0", "bid1Price": f"{c:.6f}", "bid1Size": "1",
+                "ask1Price": f"{c:.6f}", "ask1Size": "1"}})
+        msgs.append({"topic": f"publicTrade.{symbol}", "type": "snapshot", "ts": t + 30_000, "data": [
+            {"T": t + 30_000, "s": symbol, "S": "Buy", "v": "1", "p": f"{c:.6f}", "L": "PlusTick",
+             "i": f"{symbol}-{m}", "BT": False}]})
+        msgs.append({"topic": f"tickers.{symbol}", "type": "delta", "cs": m + 2, "ts": t + 31_000, "data": {
+            "symbol": symbol, "lastPrice": f"{c:.6f}", "openInterest": f"{o:.4f}", "fundingRate": f"{f:.6f}"}})
+    return msgs
