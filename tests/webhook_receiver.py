@@ -91,6 +91,9 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, the second waits for the
+            # client's delayed ACK (40 ms). Real APIs answer at once.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass

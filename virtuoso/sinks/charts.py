@@ -8,8 +8,9 @@ read), submits the request and awaits the future; sinks wait for it at most thei
 otherwise send without the image and attach it when it is ready.
 
 One future per event id is kept (an LRU of recent ones), so the Discord and Telegram sinks share
-one drawing, and a repost of the same event reuses it. ``mode="inline"`` draws in the loop's
-default thread pool instead (tests that must not start a process; never the default).
+one drawing, and a repost of the same event reuses it. The worker runs at a lower priority
+(``nice`` 10), so on a busy machine charts wait rather than the text of alerts. ``mode="inline"``
+draws in a thread of this process instead (tests that swap the renderer; never the default).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -29,8 +31,26 @@ from virtuoso.domain.bars import Bar
 log = logging.getLogger(__name__)
 
 CACHE_MAX = 64
-RENDER_TIMEOUT_S = 30.0
+WORKER_NICE = 10  # the worker yields the CPU to ingestion and the text of alerts: charts can wait
+RENDER_TIMEOUT_S = 600.0  # from submission; a safety net for a hung worker, not a budget
+QUEUE_MAX = 32  # charts waiting for the worker; beyond it a burst's events go without one
 TIMINGS_MAX = 2_000
+
+
+def _worker_init() -> None:
+    """In the worker process: lower its priority, then import matplotlib once."""
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError):  # not on this platform, or not allowed: draw at normal priority
+        pass
+    warm()
+
+
+def timed_render(renderer: Callable[[ChartRequest], bytes], req: ChartRequest) -> tuple[bytes, float, float]:
+    """Runs in the worker: (PNG, wall ms, CPU ms) of one drawing, without the time spent queued."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    png = renderer(req)
+    return png, (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
 
 
 def chart_bars(bars_1m: Sequence[Bar], bars_1s: Sequence[Bar]) -> tuple[Bar, ...]:
@@ -66,29 +86,37 @@ class ChartService:
         self._cache: OrderedDict[str, asyncio.Future[bytes | None]] = OrderedDict()
         self.rendered = 0
         self.failed = 0
-        self.render_ms: deque[float] = deque(maxlen=TIMINGS_MAX)
+        self.skipped = 0
+        self._queued = 0
+        self.render_ms: deque[float] = deque(maxlen=TIMINGS_MAX)  # drawing alone, in the worker
+        self.render_cpu_ms: deque[float] = deque(maxlen=TIMINGS_MAX)
+        self.ready_ms: deque[float] = deque(maxlen=TIMINGS_MAX)  # from the request to the PNG (queue included)
         self.last_error: str | None = None
 
     def start(self) -> "ChartService":
         if self._executor is None:
             if self.mode == "process":
                 ctx = multiprocessing.get_context("spawn")
-                self._executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=warm)
+                self._executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init)
                 self._executor.submit(warm)  # start the worker now, not on the first alert
             else:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="virtuoso-chart")
         return self
 
-    def close(self) -> None:
+    def close(self, wait: bool = False) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown(wait=wait, cancel_futures=True)
             self._executor = None
 
     def health(self) -> dict[str, Any]:
-        ms = sorted(self.render_ms)
-        p = (lambda q: round(ms[min(len(ms) - 1, int(q * (len(ms) - 1)))], 1)) if ms else (lambda q: None)
-        return {"mode": self.mode, "rendered": self.rendered, "failed": self.failed, "render_ms_p50": p(0.5),
-                "render_ms_p99": p(0.99), "last_error": self.last_error}
+        def p(xs: deque[float], q: float) -> float | None:
+            ys = sorted(xs)
+            return round(ys[min(len(ys) - 1, int(q * (len(ys) - 1)))], 1) if ys else None
+
+        return {"mode": self.mode, "rendered": self.rendered, "failed": self.failed, "skipped_busy": self.skipped,
+                "queued": self._queued,
+                "render_ms_p50": p(self.render_ms, 0.5), "render_ms_p99": p(self.render_ms, 0.99),
+                "ready_ms_p99": p(self.ready_ms, 0.99), "last_error": self.last_error}
 
     def request(self, alert: Alert, simulated: bool) -> asyncio.Future[bytes | None] | None:
         """Start (or find) the drawing of this event's chart; None when there is nothing to draw."""
@@ -106,6 +134,9 @@ class ChartService:
             return None
         if not bars:
             return None
+        if self._queued >= QUEUE_MAX:  # a burst: the newest events would wait minutes for a chart
+            self.skipped += 1
+            return None
         req = ChartRequest(alert.id, alert.symbol, alert.kind.value, alert.severity.value, alert.ts_event_ms,
                            alert.direction, bool(simulated or alert.simulated), tuple(bars))
         fut = asyncio.ensure_future(self._render(req))
@@ -117,14 +148,20 @@ class ChartService:
     async def _render(self, req: ChartRequest) -> bytes | None:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
+        self._queued += 1
         try:
             assert self._executor is not None
-            png = await asyncio.wait_for(loop.run_in_executor(self._executor, self._renderer, req), self.timeout_s)
+            png, wall_ms, cpu_ms = await asyncio.wait_for(
+                loop.run_in_executor(self._executor, timed_render, self._renderer, req), self.timeout_s)
         except Exception as exc:
             self._fail(f"{req.symbol}: {type(exc).__name__}: {exc}"[:300])
             return None
+        finally:
+            self._queued -= 1
         self.rendered += 1
-        self.render_ms.append((time.perf_counter() - started) * 1000)
+        self.render_ms.append(wall_ms)
+        self.render_cpu_ms.append(cpu_ms)
+        self.ready_ms.append((time.perf_counter() - started) * 1000)
         return png
 
     def _fail(self, error: str) -> None:

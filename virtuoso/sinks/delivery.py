@@ -182,7 +182,7 @@ class DeliveryService:
                 if client is not None:
                     await client.aclose()
             if self.charts is not None:
-                self.charts.close()
+                self.charts.close(wait=True)  # joins the worker (at most the drawing in progress)
             self.outbox.close()
 
     async def _build(self) -> None:
