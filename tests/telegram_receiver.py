@@ -25,10 +25,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.loopback_http import LoopbackServer
 from tests.multipart_form import FormError, parse_form
 
 TEXT_MAX, CAPTION_MAX, PHOTO_MAX_BYTES = 4096, 1024, 10 * 1024 * 1024
@@ -91,7 +92,7 @@ class _Refused(Exception):
 
 
 @dataclass
-class TelegramReceiver:
+class TelegramReceiver(LoopbackServer):
     token: str = "123456:ABC-secret-bot-token"
     chat_id: str = "-1001234567890"
     chat_limit: int = 30
@@ -105,23 +106,11 @@ class TelegramReceiver:
         self._faults: deque[str] = deque()
         self._recent: deque[float] = deque()
         self._next_id = 100
-        self._server: ThreadingHTTPServer | None = None
 
-    def __enter__(self) -> "TelegramReceiver":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     @property
     def api_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.base_url
 
     def inject(self, kind: str, n: int = 1) -> None:
         with self._lock:

@@ -14,8 +14,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback_http import LoopbackServer
 
 BODY_MAX_BYTES = 256 * 1024
 TOLERANCE_MS = 300_000
@@ -30,7 +32,7 @@ class Delivery:
 
 
 @dataclass
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     secret: str | None = None
     path: str = "/hooks/virtuoso/s3cr3t-path-token"
     received: list[Delivery] = field(default_factory=list)
@@ -39,23 +41,11 @@ class WebhookReceiver:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: deque[tuple[str, str]] = deque()
-        self._server: ThreadingHTTPServer | None = None
 
-    def __enter__(self) -> "WebhookReceiver":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+        return self.base_url + self.path
 
     def inject(self, kind: str, n: int = 1, retry_after: str = "1") -> None:
         """The next ``n`` requests answer ``500``, ``429`` (with ``Retry-After``), ``400`` or ``drop``."""
