@@ -125,10 +125,10 @@ def notice_item(notice: FeedGap | dict[str, Any], created_ms: int) -> OutboxItem
     return OutboxItem(f"notice:{payload['id']}", "notice", payload, created_ms)
 
 
-def outcome_item(outcome: dict[str, Any], created_ms: int) -> OutboxItem:
-    """An outcome update of one event at one stage (``5m``, ``1h``, ``4h``)."""
+def outcome_item(outcome: dict[str, Any], created_ms: int, history: bool = False) -> OutboxItem:
+    """An outcome update of one event at one stage (``5m``, ``1h``, ``4h``); history when its event is."""
     return OutboxItem(f"outcome:{outcome['event_id']}:{outcome['stage']}", "outcome", dict(outcome), created_ms,
-                      event_id=str(outcome["event_id"]))
+                      event_id=str(outcome["event_id"]), history=history)
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -308,6 +308,12 @@ class Outbox:
         """The newest outbox row of an event (a relay client resuming after that event)."""
         row = self._conn.execute("SELECT MAX(seq) FROM outbox WHERE event_id = ?", (event_id,)).fetchone()
         return int(row[0]) if row and row[0] is not None else None
+
+    def event_is_history(self, event_id: str) -> bool:
+        """True when every line of the event was raised on warm-up history (its outcome is history too)."""
+        row = self._conn.execute("SELECT MIN(history) FROM outbox WHERE event_id = ? AND kind = 'alert'",
+                                 (event_id,)).fetchone()
+        return bool(row and row[0])
 
     def states(self, sink: str) -> dict[str, str]:
         """key -> state for every record of ``sink`` (tests and tools)."""

@@ -336,12 +336,13 @@ class DeliveryService:
         """Called on the loop by the tracker: each new stage is an outbox item (relay, webhook)."""
         assert self.outbox is not None
         now = self.clock.now_ms()
-        items = [outcome_item({**o.to_dict(), "event_id": o.event_id, "stage": o.stage}, now) for o in outcomes]
         try:
+            items = [outcome_item({**o.to_dict(), "event_id": o.event_id, "stage": o.stage}, now,
+                                  self.outbox.event_is_history(o.event_id)) for o in outcomes]
             self.outbox.add(items)
         except Exception:
             self.errors += 1
-            log.exception("outbox write failed for %d outcome(s)", len(items))
+            log.exception("outbox write failed for %d outcome(s)", len(outcomes))
             return
         self._notes.clear()
         self._wake()
