@@ -3,8 +3,8 @@
 End to end (the issue's figure): a replayed Bybit trade message goes through the real parser,
 market state and detection runner, whose alert goes through the bus, the outbox and the sinks; the
 clock starts when the message that completes the evidence is handed to the pipeline and stops when
-the Discord receiver accepts the event's message (the text, posted with ``?wait=true``) / a relay
-client receives it. Charts are on, drawn in the worker process with the default budget (0: the
+the Discord receiver (in its own process, as Discord is not in ours) accepts the event's message
+(the text, posted with ``?wait=true``) / a relay client receives it. Charts are on, drawn in the worker process with the default budget (0: the
 text never waits), and attached by an edit: their own latency (message -> the edit carrying the
 PNG accepted) and the drawing time in the worker are printed too.
 
@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
+from bench.remote_receiver import RemoteDiscordReceiver  # noqa: E402
 from tests.discord_receiver import DiscordReceiver  # noqa: E402
 from tests.state_factories import alert  # noqa: E402
 from virtuoso.alerting.bus import AlertBus  # noqa: E402
@@ -201,7 +202,7 @@ def bench_end_to_end(n: int, clients: int, gap_s: float, charts_on: bool = True)
     t0 = 1_736_121_600_000
     clocks = Clocks()
     children_before = children_cpu_s()
-    with tempfile.TemporaryDirectory() as d, DiscordReceiver() as r:
+    with tempfile.TemporaryDirectory() as d, RemoteDiscordReceiver() as r:
         state = MarketState(symbols, 900, 120)
         svc, bus = service(Path(d), View(state), relay={"port": 0},
                            discord={"webhook_url": r.url, "digest_window_s": 0, "chart": charts_on})
@@ -240,7 +241,7 @@ def bench_end_to_end(n: int, clients: int, gap_s: float, charts_on: bool = True)
                 in_pipeline.append((time.perf_counter() - started[sym]) * 1000)
                 sec += 2
                 time.sleep(gap_s)
-            wait(lambda: len(r.of("POST")) >= n, 60)
+            wait(lambda: r.counts()[0] >= n, 60)
             posted = clocks.line()
             for fut in readers:
                 fut.result(60)
@@ -256,10 +257,11 @@ def bench_end_to_end(n: int, clients: int, gap_s: float, charts_on: bool = True)
             thread.join(5)
             svc.stop()
         relay_lat = [t - started[sym] for sym, t in relay_recv]
-        posts = {rec.message_id: rec for rec in r.of("POST")[:n]}
-        disc = [(rec.t - started[id_symbol[event_id_of(rec.payload)]]) * 1000 for rec in posts.values()]
-        chart_lat = [(e.t - started[id_symbol[event_id_of(posts[e.message_id].payload)]]) * 1000
-                     for e in r.of("PATCH") if e.files and e.message_id in posts]
+        records = r.records()
+        posts = {mid: (t, payload) for t, method, mid, payload, _ in records if method == "POST"}
+        disc = [(t - started[id_symbol[event_id_of(payload)]]) * 1000 for t, payload in posts.values()]
+        chart_lat = [(t - started[id_symbol[event_id_of(posts[mid][1])]]) * 1000
+                     for t, method, mid, _, files in records if method == "PATCH" and files and mid in posts]
         what = "the text; chart attached later" if charts_on else "charts off"
         print(f"end to end  market message -> Discord receiver ({what})  n={len(disc)}  "
               f"p50={pct(disc, .5):.1f} ms  p99={pct(disc, .99):.1f} ms  (goal p99 <= 25 ms)")

@@ -9,7 +9,8 @@ It keeps the messages it accepted, like Discord does, and implements
   edited message; fields present replace the old ones; ``attachments``, when present, is the whole
   list the message keeps (ids of kept attachments, indexes of files uploaded with the request);
   404 ``Unknown Message`` (code 10008) for a message this webhook did not post;
-- Get Webhook Message ``GET .../messages/{message_id}``;
+- Get Webhook with Token ``GET /api/webhooks/{id}/{token}`` and Get Webhook Message
+  ``GET .../messages/{message_id}``;
 - ``multipart/form-data`` bodies: ``payload_json`` plus ``files[n]`` parts, at most 10 files,
   each at most 10 MiB, the whole request at most 25 MiB (413, code 40005); every file must be
   described in ``attachments`` and every ``attachment://name`` in an embed must name an
@@ -412,7 +413,8 @@ class DiscordReceiver:
                 m = _PATH.match(url.path)
                 webhook = f"{m.group(1)}/{m.group(2)}" if m else ""
                 message_id = m.group(3) if m else None
-                if webhook not in receiver.webhooks or (method != "POST") != (message_id is not None):
+                get_webhook = method == "GET" and message_id is None
+                if webhook not in receiver.webhooks or ((method != "POST") != (message_id is not None) and not get_webhook):
                     self._reply(404, {"message": "Unknown Webhook", "code": 10015})
                     return
                 with receiver._lock:
@@ -440,6 +442,11 @@ class DiscordReceiver:
                         headers["X-RateLimit-Reset-After"] = f"{retry_after:.3f}"
                     self._reply(429, {"message": "You are being rate limited.", "retry_after": round(retry_after, 3),
                                       "global": False}, headers)
+                    return
+                if get_webhook:  # Get Webhook with Token
+                    wid, token = webhook.split("/")
+                    self._reply(200, {"id": wid, "type": 1, "name": "virtuoso-test", "channel_id": "1", "token": token,
+                                      "application_id": None}, receiver._headers(webhook))
                     return
                 if method == "GET":
                     with receiver._lock:

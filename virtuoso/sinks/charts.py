@@ -118,6 +118,11 @@ class ChartService:
                 "render_ms_p50": p(self.render_ms, 0.5), "render_ms_p99": p(self.render_ms, 0.99),
                 "ready_ms_p99": p(self.ready_ms, 0.99), "last_error": self.last_error}
 
+    def cached(self, event_id: str) -> asyncio.Future[bytes | None] | None:
+        """The drawing already asked for this event, if any (and not failed)."""
+        fut = self._cache.get(event_id)
+        return fut if fut is not None and not (fut.done() and result_of(fut) is None) else None
+
     def request(self, alert: Alert, simulated: bool) -> asyncio.Future[bytes | None] | None:
         """Start (or find) the drawing of this event's chart; None when there is nothing to draw."""
         if alert.symbol == MARKET_SYMBOL or self._executor is None:

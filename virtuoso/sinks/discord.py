@@ -67,11 +67,19 @@ class DiscordSink(EventMessageSink):
                          is_muted=is_muted, outlook=outlook)
         self.settings = settings
         self.client = client
+        self.webhook_name: str | None = None
 
     def channel_health(self) -> dict[str, Any]:
-        return {"webhook": self.client.redacted_url, "requests": self.client.requests,
+        return {"webhook": self.client.redacted_url, "webhook_name": self.webhook_name, "requests": self.client.requests,
                 "rate_limited": self.client.rate_limited, "rate_waited_s": round(self.client.rate_waited_s, 3),
                 "paced": self.client.paced}
+
+    async def warm(self) -> None:
+        result = await self.client.warm()
+        self.webhook_name = (result.body or {}).get("name") if result.ok else None
+        if not result.ok and result.permanent:  # e.g. 404 Unknown Webhook: visible before any alert
+            self._note_error(result.error or "webhook check failed")
+            self.state = "error"
 
     def _message(self, alert: Alert, image: str | None) -> dict[str, Any]:
         snap, composite, sim = self.context(alert.symbol)

@@ -113,6 +113,21 @@ class DiscordClient:
 
     # ------------------------------------------------------------------ requests
 
+    async def warm(self) -> SendResult:
+        """Get Webhook with Token (``GET /webhooks/{id}/{token}``), once, without retries: opens the
+        keep-alive connection before the first alert needs it (the first request costs tens of ms)
+        and tells early whether the webhook exists. The answer's token is not kept."""
+        sender = self._sender
+        saved, sender.max_attempts = sender.max_attempts, 1
+        try:
+            result = await sender.send("GET", str(self._url), pace_key=self._route_bucket.get("get", "get"),
+                                       classify=lambda resp, s: self._classify(resp, s, "get"))
+        finally:
+            sender.max_attempts = saved
+        body = result.body if isinstance(result.body, dict) else {}
+        return SendResult(result.ok, result.status, result.error, result.permanent, result.attempts,
+                          {"name": body.get("name")} if result.ok else result.body)
+
     async def post(self, payload: dict[str, Any]) -> SendResult:
         """Execute the webhook with a JSON body (``wait=true``: the answer is the message)."""
         return await self.execute(payload)

@@ -83,6 +83,8 @@ class EventMessageSink:
                        "muted": 0, "history": 0, "messages": 0}
         self._last_edit: dict[str, float] = {}
         self._images: dict[str, asyncio.Future[bytes | None]] = {}
+        self._attach_task: asyncio.Future[None] | None = None
+        self._attaching: str | None = None  # the event whose chart is being uploaded
         self._round_pause_s = ROUND_PAUSE_MIN_S
 
     # ------------------------------------------------------------------ channel (subclasses)
@@ -102,6 +104,9 @@ class EventMessageSink:
     def channel_health(self) -> dict[str, Any]:
         return {}
 
+    async def warm(self) -> None:
+        """Before the first round: open the channel's connection (optional)."""
+
     # ------------------------------------------------------------------ loop
 
     def health(self) -> dict[str, Any]:
@@ -113,6 +118,10 @@ class EventMessageSink:
 
     async def run(self) -> None:
         """Drain until stopped; during stop, keep going only while there is work (caller bounds it)."""
+        try:
+            await self.warm()
+        except Exception:  # a failed warm-up costs the first alert a few ms, nothing more
+            log.exception("%s: warm-up failed", self.name)
         self._resume_images()
         while True:
             items = self.outbox.pending(self.name, BATCH)
@@ -121,17 +130,19 @@ class EventMessageSink:
             if items:
                 progressed, wait_s = await self._round(items)
                 if progressed is None:
+                    await self._finish_attach()
                     return
                 if progressed:
                     continue
             elif self.stopping:
+                await self._finish_attach()
                 return
             elif self.state not in ("error", "retry-wait"):
                 self.state = "idle"
             if self.stopping:
+                await self._finish_attach()
                 return
-            if await self._attach_ready():
-                continue
+            self._attach_ready()
             await self._idle(wait_s)
 
     async def _idle(self, timeout_s: float) -> None:
@@ -202,6 +213,10 @@ class EventMessageSink:
         return alert.severity.rank >= Severity.HIGH.rank and alert.severity.rank > posted
 
     async def _deliver_event(self, eid: str, lines: list[OutboxItem]) -> bool | float | str | None:
+        if eid == self._attaching and not self.stopping:
+            return 0.05  # its chart is being uploaded: edit after, not across it
+        if eid == self._attaching:
+            await self._finish_attach()
         latest = lines[-1]
         keys, older = [latest.key], [it.key for it in lines[:-1]]
         try:
@@ -225,11 +240,17 @@ class EventMessageSink:
                 return self._recorded(eid, new_ref, keys, older)
             if not sent.gone:
                 return await self._failed(keys + older, sent)
-        fut = self._chart(alert)
+        # With no budget the chart is asked for after the post: gathering its bars and handing them to
+        # the worker then costs the text nothing. A chart already drawn (a repost) goes with it.
+        fut = self.charts.cached(alert.id) if self.charts is not None else None
+        if fut is None and self.chart_budget_s > 0:
+            fut = self._chart(alert)
         png = await within(fut, self.chart_budget_s)
         sent = await self.post_event(alert, png)
         if not sent.ok or not sent.message_id:
             return await self._failed(keys + older, sent if not sent.ok else Sent(False, "no message id in the answer"))
+        if png is None and fut is None:
+            fut = self._chart(alert)
         attached = png is not None and sent.image_attached is not False
         image = "attached" if attached else ("pending" if fut is not None else "none")
         posts = (ref.posts + 1) if ref is not None else 1
@@ -278,8 +299,11 @@ class EventMessageSink:
             else:
                 self._watch_image(ref.event_id, fut)
 
-    async def _attach_ready(self) -> bool:
-        """Attach one chart that is ready (lines first: called when a round found nothing to send)."""
+    def _attach_ready(self) -> None:
+        """Start attaching one chart that is ready, in its own task, so a post never waits behind
+        an upload; one at a time, and the event's own lines wait for it (``_attaching``)."""
+        if self._attach_task is not None and not self._attach_task.done():
+            return
         for eid, fut in list(self._images.items()):
             if not fut.done():
                 continue
@@ -291,7 +315,14 @@ class EventMessageSink:
             if png is None:
                 self.outbox.record_message(self.name, replace(ref, image="failed"), ())
                 continue
-            self.state = "sending"
+            self._attaching = eid
+            self._attach_task = asyncio.ensure_future(self._attach(ref, fut, png))
+            self._attach_task.add_done_callback(lambda _t: self.wake.set())
+            return
+
+    async def _attach(self, ref: MessageRef, fut: asyncio.Future[bytes | None], png: bytes) -> None:
+        eid = ref.event_id
+        try:
             sent = await self.attach_image(ref, Alert.from_dict(ref.payload), png)
             if sent.ok:
                 self.outbox.record_message(self.name, replace(ref, image="attached", attachment_id=sent.attachment_id,
@@ -299,16 +330,25 @@ class EventMessageSink:
                 self._last_edit[eid] = time.monotonic()
                 self.counts["images"] += 1
                 self.counts["messages"] += 1
-                self._ok()
             elif sent.permanent or sent.gone:
                 self.outbox.record_message(self.name, replace(ref, image="failed"), ())
                 self._note_error(sent.error or "image refused")
             else:
-                self._images[eid] = fut  # try again next time round
+                self._images[eid] = fut  # try again later
                 self._note_error(sent.error or "image failed")
-                return False
-            return True
-        return False
+        except Exception:
+            log.exception("%s: attaching the chart of %s failed", self.name, eid)
+        finally:
+            self._attaching = None
+
+    async def _finish_attach(self) -> None:
+        """On stop: let an upload in flight finish (briefly), so its record is not lost."""
+        task = self._attach_task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), 2.0)
+            except (asyncio.TimeoutError, Exception):
+                task.cancel()
 
     # ------------------------------------------------------------------ trades and notices
 

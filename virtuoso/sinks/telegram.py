@@ -40,7 +40,7 @@ SINK = "telegram"
 CHAT_INTERVAL_S = 1.0
 
 
-def _classify(resp: httpx.Response, sender: HttpSender) -> SendResult:
+def _classify(resp: httpx.Response, sender: HttpSender, pace: bool = True) -> SendResult:
     try:
         body = resp.json()
     except ValueError:
@@ -51,7 +51,8 @@ def _classify(resp: httpx.Response, sender: HttpSender) -> SendResult:
             raise TransientError(f"{status} {resp.reason_phrase}")
         return SendResult(False, status, f"{status} {resp.reason_phrase}", permanent=True)
     if body.get("ok") is True:
-        sender.pace("chat", CHAT_INTERVAL_S)
+        if pace:  # a message went to the chat: the next one waits its turn
+            sender.pace("chat", CHAT_INTERVAL_S)
         return SendResult(True, status, body=body.get("result"))
     desc = str(body.get("description") or resp.reason_phrase)[:200]
     code = body.get("error_code") or status
@@ -94,6 +95,18 @@ class TelegramSink(EventMessageSink):
     def channel_health(self) -> dict[str, Any]:
         return {"api": self.redacted, "chat_id": self.chat_id, "requests": self._sender.requests,
                 "rate_limited": self._sender.rate_limited, "rate_waited_s": round(self._sender.rate_waited_s, 3)}
+
+    async def warm(self) -> None:
+        """``getMe`` once, without retries: opens the connection and checks the token before any alert."""
+        saved, self._sender.max_attempts = self._sender.max_attempts, 1
+        try:
+            r = await self._sender.send("POST", f"{self._base}/getMe", pace_key="getme",
+                                        classify=lambda resp, sender: _classify(resp, sender, pace=False))
+        finally:
+            self._sender.max_attempts = saved
+        if not r.ok and r.permanent:
+            self._note_error(r.error or "token check failed")
+            self.state = "error"
 
     async def _call(self, method: str, **kwargs: Any) -> SendResult:
         return await self._sender.send("POST", f"{self._base}/{method}", pace_key="chat", **kwargs)
