@@ -4,6 +4,7 @@ event (posted with wait=true, edited in place), charts attached, Discord's limit
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,9 @@ def footer_id(payload: dict[str, Any]) -> str:
     return payload["embeds"][-1]["footer"]["text"].split("event id ")[1].split(" ")[0]
 
 
-def test_an_event_is_one_post_and_its_later_lines_edit_that_message(tmp_path: Path) -> None:
+def test_an_event_is_one_post_and_its_later_lines_edit_that_message(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx logs every request URL: the token must not be in it
     with DiscordReceiver() as r:
         svc, bus = service(tmp_path, r.url, repost_on_high=False)
         svc.start()
@@ -147,6 +150,7 @@ def test_an_event_is_one_post_and_its_later_lines_edit_that_message(tmp_path: Pa
             assert r.rejected == []
         finally:
             svc.stop()
+    assert "HTTP Request: PATCH" in caplog.text and "token-abc" not in caplog.text
 
 
 def test_an_escalation_to_high_is_a_new_post_by_default_so_a_phone_buzzes(tmp_path: Path) -> None:
