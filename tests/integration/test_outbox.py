@@ -92,7 +92,7 @@ CHILD = textwrap.dedent("""
     from tests.integration.test_discord_sink import View
     from tests.state_factories import alert
     url, data_dir, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-    s = Settings(_env_file=None, data_dir=data_dir, discord={"webhook_url": url, "digest_window_s": 0},
+    s = Settings(_env_file=None, data_dir=data_dir, discord={"webhook_url": url, "digest_window_s": 0, "chart": False},
                  relay={"enabled": False}, trading={"enabled": False})
     bus = AlertBus()
     svc = DeliveryService(s, bus, View(), data_dir / "virtuoso.db", SystemClock()).start()

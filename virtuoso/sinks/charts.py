@@ -37,8 +37,23 @@ QUEUE_MAX = 32  # charts waiting for the worker; beyond it a burst's events go w
 TIMINGS_MAX = 2_000
 
 
-def _worker_init() -> None:
-    """In the worker process: lower its priority, then import matplotlib once."""
+def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """In the worker: exit when the engine is gone. A parent killed with SIGKILL cannot shut the
+    pool down, and the worker would otherwise wait for work forever."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="virtuoso-chart-parent-watch", daemon=True).start()
+
+
+def _worker_init(parent_pid: int) -> None:
+    """In the worker process: follow the parent's life, lower its priority, import matplotlib once."""
+    _exit_with_parent(parent_pid)
     try:
         os.nice(WORKER_NICE)
     except (AttributeError, OSError):  # not on this platform, or not allowed: draw at normal priority
@@ -97,7 +112,8 @@ class ChartService:
         if self._executor is None:
             if self.mode == "process":
                 ctx = multiprocessing.get_context("spawn")
-                self._executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init)
+                self._executor = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init,
+                                                     initargs=(os.getpid(),))
                 self._executor.submit(warm)  # start the worker now, not on the first alert
             else:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="virtuoso-chart")
