@@ -3,12 +3,16 @@
 End to end (the issue's figure): a replayed Bybit trade message goes through the real parser,
 market state and detection runner, whose alert goes through the bus, the outbox and the sinks; the
 clock starts when the message that completes the evidence is handed to the pipeline and stops when
-the Discord receiver accepts the message / a relay client receives it.
+the Discord receiver (in its own process, as Discord is not in ours) accepts the event's message
+(the text, posted with ``?wait=true``) / a relay client receives it. Charts are on, drawn in the worker process with the default budget (0: the
+text never waits), and attached by an edit: their own latency (message -> the edit carrying the
+PNG accepted) and the drawing time in the worker are printed too.
 
-Measures from ``AlertBus.publish_alerts`` (what the pipeline calls right after detection) to
-(1) the local Discord-compatible receiver accepting the message and (2) each relay client
-receiving it, through the durable outbox (SQLite, synchronous=FULL). Prints p50/p99 latency and
-throughput. Run: ``.venv/bin/python bench/alerts.py [--alerts 200] [--clients 100]``.
+Then from ``AlertBus.publish_alerts`` (what the pipeline calls right after detection) to (1) the
+local Discord-compatible receiver accepting the message and (2) each relay client receiving it,
+through the durable outbox. Prints p50/p99 latency and throughput, and the wall and CPU time of
+each part (this process, and the chart worker). Run:
+``.venv/bin/python bench/alerts.py [--alerts 200] [--clients 100] [--e2e-alerts 100]``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import argparse
 import asyncio
 import gc
 import json
+import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -29,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
+from bench.remote_receiver import RemoteDiscordReceiver  # noqa: E402
 from tests.discord_receiver import DiscordReceiver  # noqa: E402
 from tests.state_factories import alert  # noqa: E402
 from virtuoso.alerting.bus import AlertBus  # noqa: E402
@@ -41,6 +48,11 @@ T0 = 1_700_000_000_000
 
 
 class View:
+    """What delivery reads; with ``state`` its bars come from the pipeline's market state (charts)."""
+
+    def __init__(self, state: Any = None) -> None:
+        self.state = state
+
     def snapshots(self) -> dict[str, Any]:
         return {}
 
@@ -51,7 +63,32 @@ class View:
         return SourceInfo("bench", False, "bench", 0)
 
     def bars_1m(self, symbol: str, minutes: int) -> list[Any]:
-        return []
+        return [] if self.state is None else self.state.bars_1m(symbol)[-minutes:]
+
+    def bars_1s(self, symbol: str, seconds: int) -> list[Any]:
+        return [] if self.state is None else self.state.bars_1s(symbol)[-seconds:]
+
+    def bars_between(self, symbol: str, start_ms: int, end_ms: int) -> list[Any]:
+        if self.state is None:
+            return []
+        return [b for b in self.state.bars_1m(symbol) if start_ms <= b.start_ms < end_ms]
+
+
+class Clocks:
+    """Wall and CPU time of a part of the benchmark (this process; children once they exited)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def line(self, children_cpu_s: float | None = None) -> str:
+        wall, cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+        extra = "" if children_cpu_s is None else f" + {children_cpu_s:.2f} s in the chart worker"
+        return f"wall {wall:.2f} s, CPU {cpu:.2f} s in this process{extra}"
+
+
+def children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -59,10 +96,15 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-def service(data_dir: Path, **over: Any) -> tuple[DeliveryService, AlertBus]:
+def service(data_dir: Path, view: Any = None, **over: Any) -> tuple[DeliveryService, AlertBus]:
+    over.setdefault("outcomes", {"enabled": False})
     s = Settings(_env_file=None, data_dir=data_dir, trading={"enabled": False}, **over)
     bus = AlertBus()
-    return DeliveryService(s, bus, View(), data_dir / "virtuoso.db", SystemClock()).start(), bus
+    return DeliveryService(s, bus, view or View(), data_dir / "virtuoso.db", SystemClock()).start(), bus
+
+
+def event_id_of(payload: dict[str, Any]) -> str:
+    return payload["embeds"][-1]["footer"]["text"].split("event id ")[1].split(" ")[0]
 
 
 def wait(pred: Any, timeout_s: float) -> None:
@@ -72,8 +114,10 @@ def wait(pred: Any, timeout_s: float) -> None:
 
 
 def bench_discord(n: int, gap_s: float) -> None:
+    clocks = Clocks()
     with tempfile.TemporaryDirectory() as d, DiscordReceiver() as r:
-        svc, bus = service(Path(d), discord={"webhook_url": r.url, "digest_window_s": 0}, relay={"enabled": False})
+        svc, bus = service(Path(d), discord={"webhook_url": r.url, "digest_window_s": 0, "chart": False},
+                           relay={"enabled": False})
         try:
             sent: dict[str, float] = {}
             for i in range(n):
@@ -82,8 +126,7 @@ def bench_discord(n: int, gap_s: float) -> None:
                 bus.publish_alerts([a])
                 time.sleep(gap_s)
             wait(lambda: len(r.received) >= n, 60)
-            lat = [(rec.t - sent[rec.payload["embeds"][-1]["footer"]["text"].split(" id ")[1].split(" ")[0]]) * 1000
-                   for rec in r.received]
+            lat = [(rec.t - sent[event_id_of(rec.payload)]) * 1000 for rec in r.of("POST")]
             print(f"discord  latency  n={len(lat)}  p50={pct(lat, .5):.1f} ms  p99={pct(lat, .99):.1f} ms  max={max(lat):.1f} ms")
             m = n * 2
             start = len(r.received)
@@ -94,6 +137,7 @@ def bench_discord(n: int, gap_s: float) -> None:
             print(f"discord  burst    {m} alerts (one message each) in {dt:.2f} s = {m / dt:.0f} messages/s")
         finally:
             svc.stop()
+    print(f"  discord part: {clocks.line()}")
 
 
 async def _relay(url: str, bus: AlertBus, clients: int, n: int, gap_s: float) -> list[float]:
@@ -122,6 +166,7 @@ async def _relay(url: str, bus: AlertBus, clients: int, n: int, gap_s: float) ->
 
 
 def bench_relay(clients: int, n: int, gap_s: float) -> None:
+    clocks = Clocks()
     with tempfile.TemporaryDirectory() as d:
         svc, bus = service(Path(d), relay={"port": 0})
         try:
@@ -130,6 +175,7 @@ def bench_relay(clients: int, n: int, gap_s: float) -> None:
                   f"  mean={statistics.fmean(lat):.1f} ms")
         finally:
             svc.stop()
+    print(f"  relay part: {clocks.line()}")
 
 
 async def _e2e_relay_clients(url: str, clients: int) -> list[Any]:
@@ -140,7 +186,7 @@ async def _e2e_relay_clients(url: str, clients: int) -> list[Any]:
     return conns
 
 
-def bench_end_to_end(n: int, clients: int, gap_s: float) -> None:
+def bench_end_to_end(n: int, clients: int, gap_s: float, charts_on: bool = True) -> None:
     """Replayed market messages -> pipeline -> detection -> outbox -> Discord receiver and relay clients."""
     from tests.state_factories import ws_trade
     from virtuoso.app.engine import GIL_SWITCH_INTERVAL_S
@@ -154,10 +200,14 @@ def bench_end_to_end(n: int, clients: int, gap_s: float) -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as Engine.start sets it for the process
     symbols = [f"S{i:03d}USDT" for i in range(n)]
     t0 = 1_736_121_600_000
-    with tempfile.TemporaryDirectory() as d, DiscordReceiver() as r:
-        svc, bus = service(Path(d), discord={"webhook_url": r.url, "digest_window_s": 0}, relay={"port": 0})
+    clocks = Clocks()
+    children_before = children_cpu_s()
+    with tempfile.TemporaryDirectory() as d, RemoteDiscordReceiver() as r:
+        state = MarketState(symbols, 900, 120)
+        svc, bus = service(Path(d), View(state), relay={"port": 0},
+                           discord={"webhook_url": r.url, "digest_window_s": 0, "chart": charts_on})
         runner = DetectionRunner(DetectionSettings(), svc.settings.policy, symbols)
-        pipeline = Pipeline(BybitParser(), MarketState(symbols, 900, 120), runner, bus, ManualClock())
+        pipeline = Pipeline(BybitParser(), state, runner, bus, ManualClock())
         gc.collect()
         gc.freeze()  # as Engine.start does once everything is built, before data flows
         id_symbol: dict[str, str] = {}
@@ -191,36 +241,56 @@ def bench_end_to_end(n: int, clients: int, gap_s: float) -> None:
                 in_pipeline.append((time.perf_counter() - started[sym]) * 1000)
                 sec += 2
                 time.sleep(gap_s)
-            wait(lambda: len(r.received) >= n, 60)
+            wait(lambda: r.counts()[0] >= n, 60)
+            posted = clocks.line()
             for fut in readers:
                 fut.result(60)
             for ws in conns:
                 asyncio.run_coroutine_threadsafe(ws.close(), loop).result(10)
+            if charts_on:  # every chart attached (or skipped: a burst beyond the worker's queue)
+                wait(lambda: svc.charts is not None and svc.charts._queued == 0 and not svc.discord._images, 300)
+            charts = svc.charts.health() if svc.charts is not None else {}
+            render = sorted(svc.charts.render_ms) if svc.charts is not None else []
+            render_cpu = sorted(svc.charts.render_cpu_ms) if svc.charts is not None else []
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(5)
             svc.stop()
         relay_lat = [t - started[sym] for sym, t in relay_recv]
-        disc = [(rec.t - started[id_symbol[rec.payload["embeds"][-1]["footer"]["text"].split(" id ")[1].split(" ")[0]]]) * 1000
-                for rec in r.received[:n]]
-        print(f"end to end  market message -> Discord receiver  n={len(disc)}  p50={pct(disc, .5):.1f} ms  "
-              f"p99={pct(disc, .99):.1f} ms  (goal p99 <= 25 ms)")
+        records = r.records()
+        posts = {mid: (t, payload) for t, method, mid, payload, _ in records if method == "POST"}
+        disc = [(t - started[id_symbol[event_id_of(payload)]]) * 1000 for t, payload in posts.values()]
+        chart_lat = [(t - started[id_symbol[event_id_of(posts[mid][1])]]) * 1000
+                     for t, method, mid, _, files in records if method == "PATCH" and files and mid in posts]
+        what = "the text; chart attached later" if charts_on else "charts off"
+        print(f"end to end  market message -> Discord receiver ({what})  n={len(disc)}  "
+              f"p50={pct(disc, .5):.1f} ms  p99={pct(disc, .99):.1f} ms  (goal p99 <= 25 ms)")
+        if chart_lat:
+            print(f"end to end  market message -> chart attached by edit  n={len(chart_lat)}  p50={pct(chart_lat, .5):.0f} ms  "
+                  f"p99={pct(chart_lat, .99):.0f} ms  (charts queue in one worker: a burst of {n} takes its turn)")
+            print(f"  chart drawing in the worker  p50={pct(render, .5):.0f} ms  p99={pct(render, .99):.0f} ms wall, "
+                  f"p50={pct(render_cpu, .5):.0f} ms  p99={pct(render_cpu, .99):.0f} ms CPU  ({charts.get('rendered')} charts, "
+                  f"{charts.get('failed')} failed, {charts.get('skipped_busy')} skipped: worker queue full)")
         rl = [x * 1000 for x in relay_lat]
         print(f"end to end  market message -> relay client ({clients} clients)  n={len(rl)}  p50={pct(rl, .5):.1f} ms  "
               f"p99={pct(rl, .99):.1f} ms")
         print(f"  of which in the pipeline (detection over {n} symbols, then publish)  p50={pct(in_pipeline, .5):.1f} ms  "
               f"p99={pct(in_pipeline, .99):.1f} ms")
+        print(f"  end-to-end part: until the last text accepted {posted}; all told "
+              f"{clocks.line(children_cpu_s() - children_before)}")
 
 
 def main() -> None:
+    print(f"bench/alerts.py on {os.cpu_count()} CPUs")
     ap = argparse.ArgumentParser()
     ap.add_argument("--alerts", type=int, default=200)
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--gap-ms", type=float, default=20.0)
     ap.add_argument("--e2e-alerts", type=int, default=100)
     ap.add_argument("--e2e-clients", type=int, default=10)
+    ap.add_argument("--no-charts", action="store_true", help="end to end without charts (to compare)")
     a = ap.parse_args()
-    bench_end_to_end(a.e2e_alerts, a.e2e_clients, a.gap_ms / 1000)
+    bench_end_to_end(a.e2e_alerts, a.e2e_clients, a.gap_ms / 1000, charts_on=not a.no_charts)
     bench_discord(a.alerts, a.gap_ms / 1000)
     bench_relay(a.clients, a.alerts // 2, a.gap_ms / 1000)
 

@@ -10,6 +10,7 @@ from virtuoso.alerting.marks import AlertMarks
 from virtuoso.app.view import MonitorView
 from virtuoso.domain.alerts import AlertKind, Severity
 from virtuoso.ui import components, fmt, keys, readers, runtime, tables
+from virtuoso.ui.outcomes import outcomes_section
 
 HOURS = {"1 h": 1, "6 h": 6, "24 h": 24, "3 d": 72, "7 d": 168, "30 d": 720}
 MUTE_MINUTES = {"15 min": 15, "1 h": 60, "4 h": 240, "24 h": 1_440, "7 d": 10_080}
@@ -85,6 +86,8 @@ with components.guarded("Alerts page"):
     f[4].toggle("Include acked", value=True, key=keys.ALERTS_SHOW_ACKED)
 
     components.live(_history, view, marks)
+    outcomes_section(view, now - HOURS[st.session_state.get(keys.ALERTS_HOURS) or "24 h"] * 3_600_000, now,
+                     st.session_state.get(keys.ALERTS_SYMBOLS) or None)
 
     found, acked = _filtered(view, marks, now)
     open_alerts = {a.id: a for a in found if a.id not in acked}

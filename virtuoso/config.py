@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "VIRTUOSO_"
@@ -166,12 +166,20 @@ class AlertPolicySettings(_Section):
     exit_ratio: float = Field(0.7, gt=0, le=1, description="Hysteresis: an event ends once every reading has stayed below this share of its alarm level for a minute.")
 
 
+# ------------------------------------------------------------------ delivery (issue 16: alerts people act on)
+# Discord, relay, generic webhook, Telegram, outcomes and monitor notices. One block, owned by delivery.
+
+
 class DiscordSettings(_Section):
     webhook_url: SecretStr | None = Field(None, description="Discord webhook URL; unset disables Discord.")
     username: str = Field("Virtuoso", description="Name shown as the message author.")
     timeout_s: float = Field(10.0, gt=0, le=120, description="HTTP timeout per request.")
     max_attempts: int = Field(8, ge=1, le=100, description="Attempts per message before it waits in the outbox for the next round.")
-    digest_window_s: float = Field(5.0, ge=0, le=300, description="Alerts arriving within this become one digest.")
+    digest_window_s: float = Field(2.0, ge=0, le=300, description="Later lines of one event arriving within this of its last edit are folded into one edit.")
+    repost_on_high: bool = Field(True, description="An event that escalates to high or critical gets a new message (a phone buzzes); off: edited in place.")
+    chart: bool = Field(True, description="Attach a PNG chart of the event's window to its message.")
+    chart_budget_ms: int = Field(0, ge=0, le=10_000, description="Longest wait for the chart before the message goes without it (the chart follows by edit); 0 never waits.")
+    chart_minutes: int = Field(90, ge=10, le=1_440, description="Minutes of 1-minute bars before the alert that the chart shows.")
 
 
 class RelaySettings(_Section):
@@ -182,6 +190,56 @@ class RelaySettings(_Section):
     max_clients: int = Field(500, ge=1, le=10_000, description="Connections beyond this are refused.")
     client_queue_max: int = Field(1_000, ge=10, le=100_000, description="Messages queued per client before a slow client is disconnected.")
     max_frame_bytes: int = Field(65_536, ge=1_024, le=16_777_216, description="Larger client frames are refused.")
+    replay_max: int = Field(10_000, ge=10, le=1_000_000, description="Most missed messages sent to a client that subscribes with since.")
+
+
+class WebhookSettings(_Section):
+    url: SecretStr | None = Field(None, description="Generic JSON webhook URL (every alert line, outcome, notice and trade); unset disables it.")
+    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key; when set each request carries an X-Virtuoso-Signature header.")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="HTTP timeout per request.")
+    max_attempts: int = Field(6, ge=1, le=100, description="Attempts per message before it waits in the outbox for the next round.")
+
+
+class TelegramSettings(_Section):
+    bot_token: SecretStr | None = Field(None, description="Telegram bot token from @BotFather; unset disables Telegram.")
+    chat_id: str | None = Field(None, pattern=r"^(-?[0-9]{1,20}|@[A-Za-z0-9_]{5,64})$", description="Chat to post to: a numeric id or @channelusername (required with a token).")
+    api_url: str = Field("https://api.telegram.org", description="Bot API base URL.")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="HTTP timeout per request.")
+    max_attempts: int = Field(6, ge=1, le=100, description="Attempts per message before it waits in the outbox for the next round.")
+    repost_on_high: bool = Field(True, description="An event that escalates to high or critical gets a new message; off: edited in place.")
+    chart: bool = Field(True, description="Send the event's chart as a photo replying to its message.")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_scheme(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return v.rstrip("/")
+
+
+class OutcomeSettings(_Section):
+    enabled: bool = Field(True, description="Record what the market did after every event (+5 min, +1 h, +4 h).")
+    hit_multiple: float = Field(2.0, gt=0, le=50, description="A hit is a move in the alert's direction of at least this many times the coin's usual 1-hour move.")
+    interval_s: float = Field(30.0, ge=0.1, le=3_600, description="How often pending outcomes are checked.")
+
+
+class NoticeSettings(_Section):
+    feed_gap_min_s: float = Field(60.0, ge=0.5, le=86_400, description="A feed gap longer than this is reported to Discord and the relay when it ends.")
+    heartbeat_utc_hour: int | None = Field(None, ge=0, le=23, description="Send a daily heartbeat with the day's counts at this UTC hour; unset: off.")
+
+
+def check_delivery_settings(settings: "Settings") -> None:
+    """Cross-field and secret-URL checks, here rather than in validators: pydantic's error would
+    echo the rejected value, and these values are secrets."""
+    for var, secret in (("VIRTUOSO_DISCORD__WEBHOOK_URL", settings.discord.webhook_url),
+                        ("VIRTUOSO_WEBHOOK__URL", settings.webhook.url)):
+        if secret is not None and not secret.get_secret_value().startswith(("http://", "https://")):
+            raise SettingsError(f"{var}: expected an http:// or https:// URL (value not shown: it is a secret)")
+    if settings.telegram.bot_token is not None and not settings.telegram.chat_id:
+        raise SettingsError("VIRTUOSO_TELEGRAM__CHAT_ID: required when VIRTUOSO_TELEGRAM__BOT_TOKEN is set")
+
+
+# ------------------------------------------------------------------ end of the delivery block
 
 
 class TradingSettings(_Section):
@@ -231,6 +289,10 @@ class Settings(BaseSettings):
     policy: AlertPolicySettings = AlertPolicySettings()
     discord: DiscordSettings = DiscordSettings()
     relay: RelaySettings = RelaySettings()
+    webhook: WebhookSettings = WebhookSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    outcomes: OutcomeSettings = OutcomeSettings()
+    notices: NoticeSettings = NoticeSettings()
     trading: TradingSettings = TradingSettings()
     dashboard: DashboardSettings = DashboardSettings()
 

@@ -1,8 +1,10 @@
-"""Discord client and sink against a real Discord-compatible receiver on loopback."""
+"""Discord client and sink against a real Discord-compatible receiver on loopback: one message per
+event (posted with wait=true, edited in place), charts attached, Discord's limits and 429s."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -10,16 +12,18 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.delivery_factories import DeliveryView, delivery, event_lines, line, sol_bars, wait_for
 from tests.discord_receiver import DiscordReceiver
 from tests.state_factories import alert
 from virtuoso.alerting import discord_format as fmt
 from virtuoso.alerting.bus import AlertBus
-from virtuoso.app.view import SourceInfo
-from virtuoso.config import Settings
-from virtuoso.domain.alerts import Alert, AlertKind, Severity
+from virtuoso.alerting.outbox import Outbox
+from virtuoso.domain.alerts import Alert, AlertKind, Change, Severity
 from virtuoso.domain.clock import SystemClock
 from virtuoso.sinks.delivery import DeliveryService
 from virtuoso.sinks.discord import DiscordClient, redact_webhook
+
+View = DeliveryView  # other delivery tests import the twin from here
 
 
 def post(url: str, payload: dict[str, Any], **kw: Any) -> Any:
@@ -38,7 +42,7 @@ def test_a_429_waits_retry_after_before_retrying() -> None:
         result, client = post(r.url, fmt.test_message(0))
         assert result.ok and result.attempts == 2
         (t429, s1), (t_ok, s2) = r.responses
-        assert (s1, s2) == (429, 204)
+        assert (s1, s2) == (429, 200)  # wait=true: the message comes back
         assert t_ok - t429 >= 0.39
         assert client.rate_limited == 1
 
@@ -81,7 +85,7 @@ def test_5xx_and_dropped_connections_are_retried_with_backoff() -> None:
         r.inject("drop", 1)
         result, _ = post(r.url, fmt.test_message(0))
         assert result.ok and result.attempts == 4
-        assert [s for _, s in r.responses] == [500, 500, 0, 204]
+        assert [s for _, s in r.responses] == [500, 500, 0, 200]
 
 
 def test_attempts_are_bounded_and_the_error_never_shows_the_webhook_token() -> None:
@@ -102,7 +106,7 @@ def test_rate_limit_headers_pace_requests_instead_of_provoking_429s() -> None:
             await client.aclose()
             return time.monotonic() - t0
         elapsed = asyncio.run(go())
-        assert [s for _, s in r.responses] == [204] * 5
+        assert [s for _, s in r.responses] == [200] * 5
         assert elapsed >= 0.9  # two full bucket resets waited out
 
 
@@ -115,70 +119,123 @@ def test_redacted_webhook_keeps_host_and_a_hint_only() -> None:
 # ---------------------------------------------------------------------------------------- the service
 
 
-class View:
-    def __init__(self, simulated: bool = False) -> None:
-        self.simulated = simulated
-
-    def snapshots(self) -> dict[str, Any]:
-        return {}
-
-    def composite_scores(self) -> dict[str, float]:
-        return {}
-
-    def source_info(self) -> SourceInfo:
-        return SourceInfo("test", self.simulated, "test", 0)
-
-    def bars_1m(self, symbol: str, minutes: int) -> list[Any]:
-        return []
+def service(tmp_path: Path, url: str, digest_window_s: float = 0.0, simulated: bool = False,
+            **discord: Any) -> tuple[DeliveryService, AlertBus]:
+    return delivery(tmp_path, DeliveryView(simulated, {"SOLUSDT": sol_bars()}),
+                    discord={"webhook_url": url, "digest_window_s": digest_window_s, "chart": False, **discord})
 
 
-def service(tmp_path: Path, url: str, digest_window_s: float = 0.0, simulated: bool = False) -> tuple[DeliveryService, AlertBus]:
-    s = Settings(_env_file=None, data_dir=tmp_path, discord={"webhook_url": url, "digest_window_s": digest_window_s},
-                 relay={"enabled": False}, trading={"enabled": False})
-    bus = AlertBus()
-    return DeliveryService(s, bus, View(simulated), tmp_path / "v.db", SystemClock()), bus
+def footer_id(payload: dict[str, Any]) -> str:
+    return payload["embeds"][-1]["footer"]["text"].split("event id ")[1].split(" ")[0]
 
 
-def wait_for(pred: Any, timeout_s: float = 10.0) -> bool:
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return bool(pred())
+def test_an_event_is_one_post_and_its_later_lines_edit_that_message(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # httpx logs every request URL: the token must not be in it
+    with DiscordReceiver() as r:
+        svc, bus = service(tmp_path, r.url, repost_on_high=False)
+        svc.start()
+        try:
+            lines = event_lines()
+            for ln in lines:
+                bus.publish_alerts([ln])
+                time.sleep(0.05)
+            assert wait_for(lambda: svc.health()["discord"]["sent"] + svc.health()["discord"]["folded"] == 4)
+            posts, edits = r.of("POST"), r.of("PATCH")
+            assert len(posts) == 1 and edits and {e.message_id for e in edits} == {posts[0].message_id}
+            msg = r.messages[posts[0].message_id]
+            assert [e["title"] for e in msg.embeds] == ["Market Overview", "Institutional Activity", "Trading Outlook"]
+            assert "CRITICAL" in msg.embeds[0]["description"] and "ended" in msg.embeds[0]["description"]
+            assert footer_id(posts[0].payload) == lines[0].id and len(r.messages) == 1
+            assert r.rejected == []
+        finally:
+            svc.stop()
+    assert "HTTP Request: PATCH" in caplog.text and "token-abc" not in caplog.text
 
 
-def test_an_alert_arrives_as_three_embeds_and_health_counts_it(tmp_path: Path) -> None:
+def test_an_escalation_to_high_is_a_new_post_by_default_so_a_phone_buzzes(tmp_path: Path) -> None:
+    with DiscordReceiver() as r:
+        svc, bus = service(tmp_path, r.url)
+        svc.start()
+        try:
+            watch, high, dump, ended = event_lines()
+            for i, ln in enumerate((watch, high, dump, ended)):
+                bus.publish_alerts([ln])
+                assert wait_for(lambda: svc.health()["discord"]["sent"] == i + 1)
+            posts, edits = r.of("POST"), r.of("PATCH")
+            # opened (watch), escalated to high, dump to critical: a post each; ended edits the latest
+            assert [p.payload["embeds"][-1]["footer"]["text"].split(" · ")[2] for p in posts] == ["watch", "high", "critical"]
+            assert len(edits) == 1 and edits[0].message_id == posts[-1].message_id
+            ref = Outbox(tmp_path / "virtuoso.db", SystemClock()).message_ref("discord", watch.id)
+            assert ref is not None and ref.message_id == posts[-1].message_id and ref.posts == 3
+        finally:
+            svc.stop()
+
+
+def test_lines_arriving_within_the_edit_window_become_one_edit(tmp_path: Path) -> None:
+    with DiscordReceiver() as r:
+        svc, bus = service(tmp_path, r.url, digest_window_s=1.0, repost_on_high=False)
+        svc.start()
+        try:
+            first, *later = event_lines()
+            bus.publish_alerts([first])
+            assert wait_for(lambda: len(r.of("POST")) == 1)
+            for ln in later:
+                bus.publish_alerts([ln])
+            assert wait_for(lambda: svc.health()["discord"]["backlog"] == 0 and len(r.of("PATCH")) >= 1)
+            time.sleep(1.3)
+            assert len(r.of("PATCH")) == 1 and svc.health()["discord"]["folded"] == 2
+            assert "ended" in r.messages[r.of("POST")[0].message_id].embeds[0]["description"]
+        finally:
+            svc.stop()
+
+
+def test_a_message_deleted_in_discord_is_posted_again_on_the_next_line(tmp_path: Path) -> None:
+    with DiscordReceiver() as r:
+        svc, bus = service(tmp_path, r.url, repost_on_high=False)
+        svc.start()
+        try:
+            first, second, *_ = event_lines()
+            bus.publish_alerts([first])
+            assert wait_for(lambda: len(r.of("POST")) == 1)
+            r.messages.clear()  # a moderator deleted it
+            bus.publish_alerts([second])
+            assert wait_for(lambda: len(r.of("POST")) == 2)
+            assert svc.health()["discord"]["failed"] == 0
+            assert any(code == 404 and body.get("code") == 10008 for code, body in r.rejected)
+        finally:
+            svc.stop()
+
+
+def test_lines_raised_on_warm_up_history_are_recorded_not_sent(tmp_path: Path) -> None:
+    with DiscordReceiver() as r:
+        live_from = line().ts_event_ms + 60_000
+        svc, bus = delivery(tmp_path, DeliveryView(), live_from_ms=lambda: live_from,
+                            discord={"webhook_url": r.url, "digest_window_s": 0, "chart": False})
+        svc.start()
+        try:
+            old = line()  # before the live start: history
+            fresh = line(start_ms=live_from + 1_000)
+            bus.publish_alerts([old])
+            bus.publish_alerts([fresh])
+            assert wait_for(lambda: svc.health()["discord"]["history"] == 1 and len(r.of("POST")) == 1)
+            assert footer_id(r.of("POST")[0].payload) == fresh.id
+            assert svc.health()["outbox"]["history_lines"] == 1
+        finally:
+            svc.stop()
+
+
+def test_an_old_flat_alert_still_goes_out_as_three_embeds_and_health_counts_it(tmp_path: Path) -> None:
     with DiscordReceiver() as r:
         svc, bus = service(tmp_path, r.url)
         svc.start()
         try:
             bus.publish_alerts([alert()])
             assert wait_for(lambda: len(r.received) == 1)
-            assert [e["title"] for e in r.payloads()[0]["embeds"]][1:] == ["Institutional Activity", "Trading Outlook"]
+            assert [e["title"] for e in r.payloads()[0]["embeds"]] == list(fmt.EMBED_TITLES)
             assert wait_for(lambda: svc.health()["discord"]["sent"] == 1)
             h = svc.health()["discord"]
             assert h["backlog"] == 0 and h["failed"] == 0 and "token-abc" not in str(svc.health())
-        finally:
-            svc.stop()
-
-
-def test_a_burst_becomes_one_digest_after_the_first_alert(tmp_path: Path) -> None:
-    with DiscordReceiver() as r:
-        svc, bus = service(tmp_path, r.url, digest_window_s=0.5, simulated=True)
-        svc.start()
-        try:
-            burst = [alert(ts_ms=1_700_000_000_000 + i) for i in range(8)]
-            bus.publish_alerts(burst[:1])
-            assert wait_for(lambda: len(r.received) == 1)
-            bus.publish_alerts(burst[1:])
-            assert wait_for(lambda: len(r.received) == 2)
-            time.sleep(0.7)
-            assert len(r.received) == 2
-            digest = r.payloads()[1]
-            assert "7 alerts" in digest["embeds"][0]["title"]
-            assert all(a.id in digest["embeds"][0]["description"] for a in burst[1:])
-            assert "SIMULATED" in digest["content"]
         finally:
             svc.stop()
 
@@ -190,8 +247,9 @@ def test_oversized_alert_text_is_truncated_and_accepted(tmp_path: Path) -> None:
         try:
             huge = Alert("big1", "BTCUSDT", AlertKind.PUMP_AND_DUMP, Severity.CRITICAL, 99.0, 1_700_000_000_000,
                          {f"liq_{i}_" + "k" * 300: "v" * 2000 for i in range(30)}, "m" * 10_000)
-            bus.publish_alerts([huge])
-            assert wait_for(lambda: len(r.received) == 1)
+            wordy = line(lines=["w" * 5000] * 40)
+            bus.publish_alerts([huge, wordy])
+            assert wait_for(lambda: len(r.received) == 2)
             assert r.rejected == []
         finally:
             svc.stop()
@@ -207,7 +265,7 @@ def test_a_deleted_webhook_is_recorded_with_discords_message_and_shown_in_health
             h = svc.health()["discord"]
             assert "Unknown Webhook" in h["last_error"] and h["state"] == "error"
             assert "gone-token" not in str(svc.health())
-            assert len(r.responses) == 1
+            assert [s for _, s in r.responses] == [404, 404]  # the start-up check, then the post: no retry
         finally:
             svc.stop()
 
@@ -215,7 +273,7 @@ def test_a_deleted_webhook_is_recorded_with_discords_message_and_shown_in_health
 def test_a_symbol_muted_on_the_dashboard_is_not_sent_to_discord_but_others_are(tmp_path: Path) -> None:
     from virtuoso.alerting.marks import AlertMarks
 
-    AlertMarks(tmp_path / "v.db").mute("symbol", "ETHUSDT", until_ms=int(time.time() * 1000) + 3_600_000)
+    AlertMarks(tmp_path / "virtuoso.db").mute("symbol", "ETHUSDT", until_ms=int(time.time() * 1000) + 3_600_000)
     with DiscordReceiver() as r:
         svc, bus = service(tmp_path, r.url)
         svc.start()

@@ -3,8 +3,9 @@
 `virtuoso run` replays a simulated stream with planted episodes, so it raises alerts quickly;
 the Discord receiver answers with random 500s, 429s and dropped connections and a tight
 rate-limit bucket. The engine is killed while Discord is still behind, then started again on the
-same data directory. Every alert in the outbox must reach the receiver; a key may arrive twice
-only if it was in flight at the kill (not yet recorded as sent), as docs/delivery.md says.
+same data directory. Every event in the outbox must reach the receiver as one message, and every
+line must be recorded done; an event may be posted twice only if its post was in flight at the
+kill (not yet recorded), as docs/delivery.md says.
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ from tests.integration.test_discord_sink import wait_for
 pytestmark = pytest.mark.slow
 
 SYMBOLS = "BTCUSDT,ETHUSDT,SOLUSDT"
-FOOTER_KEY = re.compile(r"id ([0-9a-f]+) · (\w+)")
+FOOTER_ID = re.compile(r"event id ([0-9a-f]+) · (\w+)")
 
 
 def _keys(r: DiscordReceiver) -> list[str]:
-    """Outbox keys (``id:severity``) of the alert messages the receiver accepted, in order."""
+    """Event ids of the messages the receiver accepted as new posts, in order."""
     out = []
-    for p in r.payloads():
-        m = FOOTER_KEY.search(p["embeds"][-1]["footer"]["text"])
+    for p in r.payloads("POST"):
+        m = FOOTER_ID.search(p["embeds"][-1]["footer"]["text"])
         if m:
-            out.append(f"{m.group(1)}:{m.group(2)}")
+            out.append(m.group(1))
     return out
 
 
@@ -46,17 +47,20 @@ def _engine(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _outbox(db: Path) -> tuple[set[str], set[str]]:
-    """(every alert key in the outbox, keys Discord recorded as sent); empty before the engine made them."""
+def _outbox(db: Path) -> tuple[set[str], set[str], bool]:
+    """(every event id in the outbox, events Discord has posted, whether every line is done)."""
     if not db.exists():
-        return set(), set()
+        return set(), set(), False
     try:
         with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            keys = {k for (k,) in conn.execute("SELECT key FROM outbox WHERE kind = 'alert'")}
-            sent = {k for (k,) in conn.execute("SELECT key FROM deliveries WHERE sink = 'discord' AND state = 'sent'")}
+            events = {k for (k,) in conn.execute("SELECT DISTINCT event_id FROM outbox WHERE kind = 'alert'")}
+            posted = {k for (k,) in conn.execute("SELECT event_id FROM event_messages WHERE sink = 'discord'")}
+            undone = conn.execute(
+                "SELECT COUNT(*) FROM outbox o LEFT JOIN deliveries d ON d.sink = 'discord' AND d.key = o.key "
+                "WHERE o.kind = 'alert' AND (d.state IS NULL OR d.state = 'retry')").fetchone()[0]
     except sqlite3.OperationalError:  # tables not created yet
-        return set(), set()
-    return keys, sent
+        return set(), set(), False
+    return events, posted, undone == 0
 
 
 def _replay_finished(data: Path) -> bool:
@@ -77,6 +81,7 @@ def test_engine_killed_mid_run_with_a_faulty_discord_delivers_every_alert_after_
         env = {**os.environ, "VIRTUOSO_DATA_DIR": str(data), "VIRTUOSO_SOURCE": "replay",
                "VIRTUOSO_REPLAY__PATH": str(stream), "VIRTUOSO_SYMBOLS": SYMBOLS,
                "VIRTUOSO_DISCORD__WEBHOOK_URL": r.url, "VIRTUOSO_DISCORD__DIGEST_WINDOW_S": "0",
+               "VIRTUOSO_DISCORD__REPOST_ON_HIGH": "false", "VIRTUOSO_DISCORD__CHART": "false",
                "VIRTUOSO_RELAY__ENABLED": "false", "VIRTUOSO_TRADING__ENABLED": "false"}
         first = _engine(env, tmp_path)
         try:
@@ -85,7 +90,7 @@ def test_engine_killed_mid_run_with_a_faulty_discord_delivers_every_alert_after_
             first.send_signal(signal.SIGKILL)
             first.wait(10)
         before = _keys(r)
-        keys, sent_at_kill = _outbox(db)
+        keys, sent_at_kill, _ = _outbox(db)
         assert len(keys) > len(set(before)), "the kill must leave Discord behind"
 
         second = _engine(env, tmp_path)
@@ -93,20 +98,20 @@ def test_engine_killed_mid_run_with_a_faulty_discord_delivers_every_alert_after_
             # The replay runs again; its alerts have the same stable ids, so the outbox ignores
             # them, and the backlog left by the kill drains.
             def drained() -> bool:
-                k, sent = _outbox(db)
-                return _replay_finished(data) and k <= sent and set(_keys(r)) >= k
+                k, posted, done = _outbox(db)
+                return _replay_finished(data) and done and k <= posted and set(_keys(r)) >= k
             assert wait_for(drained, 180), "the backlog did not drain after the restart"
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(60)
-        final_keys, _ = _outbox(db)
+        final_keys, _, _ = _outbox(db)
         received = _keys(r)
 
-    print(f"{len(final_keys)} alerts; {len(set(before))} delivered before the kill, {len(sent_at_kill)} recorded; "
-          f"{len(received)} messages received")
+    print(f"{len(final_keys)} events; {len(set(before))} posted before the kill, {len(sent_at_kill)} recorded; "
+          f"{len(received)} posts, {len(r.of('PATCH'))} edits received")
     assert final_keys >= keys
-    assert set(received) == final_keys  # every alert arrived, nothing else did
+    assert set(received) == final_keys  # every event arrived, nothing else did
     dupes = {k for k, c in Counter(received).items() if c > 1}
-    assert not dupes & sent_at_kill  # a key recorded as sent is never sent again
-    assert dupes <= set(before) and len(dupes) <= 1  # only the message in flight at the kill
+    assert not dupes & sent_at_kill  # an event recorded as posted is never posted again
+    assert dupes <= set(before) and len(dupes) <= 1  # only the post in flight at the kill
     assert any(status in (0, 429, 500) for _, status in r.responses), "faults must have been exercised"

@@ -21,7 +21,8 @@ from tests.discord_receiver import DiscordReceiver
 from tests.integration.test_discord_sink import View, wait_for
 from tests.state_factories import alert
 from virtuoso.alerting.bus import AlertBus
-from virtuoso.alerting.outbox import Outbox, alert_item
+from tests.delivery_factories import event_lines
+from virtuoso.alerting.outbox import Outbox, alert_item, line_key
 from virtuoso.config import Settings
 from virtuoso.domain.alerts import Severity
 from virtuoso.domain.clock import ManualClock, SystemClock
@@ -30,17 +31,20 @@ from virtuoso.sinks.delivery import DeliveryService
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_a_repeat_is_ignored_and_a_higher_severity_is_a_new_delivery(tmp_path: Path) -> None:
+def test_a_repeated_line_is_ignored_and_every_change_of_an_event_is_a_row(tmp_path: Path) -> None:
     ob = Outbox(tmp_path / "v.db", ManualClock())
     ob.register_sink("s")
     a = alert(severity=Severity.WATCH)
     assert len(ob.add([alert_item(a, 1)])) == 1
-    assert ob.add([alert_item(a, 2)]) == []
+    assert ob.add([alert_item(a, 2)]) == []  # the same line again (a replay after a restart)
     higher = alert(severity=Severity.HIGH)
     assert higher.id == a.id and len(ob.add([alert_item(higher, 3)])) == 1
-    assert [i.key for i in ob.pending("s")] == [f"{a.id}:watch", f"{a.id}:high"]
-    ob.mark("s", [f"{a.id}:watch"], "sent")
-    assert [i.key for i in ob.pending("s")] == [f"{a.id}:high"] and ob.backlog("s") == 1
+    watch, high, dump, ended = event_lines()
+    assert len(ob.add([alert_item(x, 4) for x in (watch, high, dump, ended)])) == 4  # dump and ended: both critical
+    assert [i.key for i in ob.pending("s")][:2] == [line_key(a), line_key(higher)]
+    assert {i.event_id for i in ob.pending("s")} == {a.id, watch.id}
+    ob.mark("s", [line_key(a)], "sent")
+    assert ob.pending("s")[0].key == line_key(higher) and ob.backlog("s") == 5
 
 
 def test_a_sink_registered_later_starts_from_the_end_and_sinks_track_state_separately(tmp_path: Path) -> None:
@@ -88,7 +92,7 @@ CHILD = textwrap.dedent("""
     from tests.integration.test_discord_sink import View
     from tests.state_factories import alert
     url, data_dir, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-    s = Settings(_env_file=None, data_dir=data_dir, discord={"webhook_url": url, "digest_window_s": 0},
+    s = Settings(_env_file=None, data_dir=data_dir, discord={"webhook_url": url, "digest_window_s": 0, "chart": False},
                  relay={"enabled": False}, trading={"enabled": False})
     bus = AlertBus()
     svc = DeliveryService(s, bus, View(), data_dir / "virtuoso.db", SystemClock()).start()

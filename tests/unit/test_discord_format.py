@@ -1,4 +1,4 @@
-"""Discord payloads: three embeds, limits always respected, markdown and mentions neutralised."""
+"""Discord payloads: three titled embeds per event, limits always respected, markdown and mentions neutralised."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import math
 
 from hypothesis import given, settings, strategies as st
 
+from tests.delivery_factories import line
 from tests.discord_receiver import validate
 from tests.state_factories import alert
 from virtuoso.alerting import discord_format as fmt
-from virtuoso.domain.alerts import Alert, AlertKind, Severity
+from virtuoso.domain.alerts import Alert, AlertKind, Change, Severity
+from virtuoso.domain.notices import FeedGap
 from virtuoso.domain.trades import PaperTradeEvent, PositionSide, TradeAction
 from virtuoso.state.snapshot import SymbolSnapshot
 
@@ -24,18 +26,47 @@ def trade(action: TradeAction = TradeAction.OPEN, simulated: bool = False) -> Pa
                            1_700_000_000_000, 12.5 if action == TradeAction.CLOSE else 0.0, simulated)
 
 
-def test_an_alert_message_has_the_three_titled_embeds_coloured_by_severity() -> None:
+def test_an_event_message_has_exactly_the_three_titled_embeds_coloured_by_severity() -> None:
     a = alert(severity=Severity.CRITICAL, oi_change_pct=5.2, liq_usd=300_000, ratio=6.0)
     p = fmt.alert_message(a, snapshot(), 81.0)
-    titles = [e["title"] for e in p["embeds"]]
-    assert "CRITICAL" in titles[0] and "BTCUSDT" in titles[0]
-    assert titles[1:] == ["Institutional Activity", "Trading Outlook"]
+    assert [e["title"] for e in p["embeds"]] == ["Market Overview", "Institutional Activity", "Trading Outlook"]
+    assert "CRITICAL" in p["embeds"][0]["description"] and "BTCUSDT" in p["embeds"][0]["description"]
     assert {e["color"] for e in p["embeds"]} == {fmt.SEVERITY_COLOUR[Severity.CRITICAL]}
     inst = {f["name"] for f in p["embeds"][1]["fields"]}
-    assert {"Open interest", "OI 1h", "oi change pct", "liq usd"} <= inst
+    assert {"Open interest", "OI 1h", "oi change pct", "liq usd"} <= inst  # old flat evidence still shows
     assert p["allowed_mentions"] == {"parse": []}
     assert "files" not in p and "attachments" not in p
+    assert f"event id {a.id}" in p["embeds"][-1]["footer"]["text"]
     assert validate(p) is None
+
+
+def test_evidence_lines_are_used_when_present_and_the_change_is_said() -> None:
+    a = line(severity=Severity.HIGH, change=Change.ESCALATED, direction=1)
+    p = fmt.alert_message(a, snapshot("SOLUSDT"), None, outlook_note="Past pump and dump events on SOLUSDT: 7 of 9 reversed within 1 h.")
+    overview, inst, outlook = p["embeds"]
+    assert "Price +3.1 % in 5 min" in overview["description"] and "escalated" in overview["description"]
+    assert "OI +1.4 % in 5 min" in inst["description"]  # the OI line goes to Institutional Activity
+    assert "Takers bought 71 %" in outlook["description"]
+    assert "7 of 9 reversed within 1 h" in outlook["description"]
+    assert any(f["name"] == "Direction" and "up" in f["value"] for f in overview["fields"])
+    assert any("threshold" in f["value"] for f in outlook["fields"])  # the readings' levels
+    assert validate(p) is None
+
+
+def test_a_chart_is_the_last_embeds_image_by_attachment_name() -> None:
+    p = fmt.with_attachment(fmt.alert_message(line(), image=fmt.CHART_FILENAME), fmt.CHART_FILENAME, 0)
+    assert p["embeds"][-1]["image"] == {"url": "attachment://chart.png"}
+    assert p["attachments"] == [{"id": 0, "filename": "chart.png"}]
+
+
+def test_a_feed_gap_says_which_symbols_for_how_long_and_whether_it_was_backfilled() -> None:
+    gap = FeedGap(1_700_000_000_000, 1_700_000_192_000, ("BTCUSDT", "ETHUSDT"), "connection lost", "bybit", 12)
+    p = fmt.gap_message(gap)
+    text = str(p)
+    assert "3 min 12 s" in text and "BTCUSDT, ETHUSDT" in text and "backfilled" in text and "12 one-minute bars" in text
+    failed = fmt.gap_message(FeedGap(0, 90_000, ("BTCUSDT",), "stale", "bybit", 0, "429 rate limited"))
+    assert "could not be backfilled" in str(failed)
+    assert validate(p) is None and validate(failed) is None
 
 
 def test_real_data_is_never_labelled_simulated_and_simulated_data_always_is() -> None:
@@ -53,21 +84,10 @@ def test_markdown_and_mentions_in_symbol_text_are_neutralised() -> None:
     a = Alert("x1", "@everyone **PUMP**", AlertKind.PRICE_MOVE, Severity.HIGH, 70.0, 1_700_000_000_000,
               {}, "<@123> [click](http://evil) `code`")
     p = fmt.alert_message(a)
-    title, desc = p["embeds"][0]["title"], p["embeds"][0]["description"]
+    title, desc = p["content"], p["embeds"][0]["description"]
     assert "@everyone" not in title and "@\u200beveryone" in title
     assert "\\*\\*PUMP\\*\\*" in title
     assert "\\[click\\]\\(http" in desc and "\\<@\u200b123" in desc and "\\`code\\`" in desc
-
-
-def test_a_digest_lists_every_alert_of_the_burst_with_its_id_in_one_embed() -> None:
-    alerts = [alert(ts_ms=1_700_000_000_000 + i * 1000, severity=Severity.HIGH if i == 3 else Severity.WATCH)
-              for i in range(7)]
-    p = fmt.digest_message(alerts, window_s=5)
-    assert len(p["embeds"]) == 1
-    assert p["embeds"][0]["color"] == fmt.SEVERITY_COLOUR[Severity.HIGH]
-    for a in alerts:
-        assert a.id in p["embeds"][0]["description"]
-    assert "7 alerts" in p["embeds"][0]["title"]
 
 
 def test_trade_messages_show_pnl_only_on_close() -> None:
@@ -116,7 +136,8 @@ def test_any_alert_text_gives_a_payload_within_discord_limits(symbol: str, messa
                                                               simulated: bool) -> None:
     a = Alert("id", symbol, kind, severity, score if math.isfinite(score) else 0.0, 1_700_000_000_000,
               {k: value for k in keys}, message, simulated)
-    for p in (fmt.alert_message(a, snapshot(), score), fmt.digest_message([a] * 25, window_s=5)):
+    lines_alert = Alert.from_dict({**a.to_dict(), "evidence": {"lines": [message, value] + keys}})
+    for p in (fmt.alert_message(a, snapshot(), score), fmt.alert_message(lines_alert, None, None, outlook_note=value)):
         assert validate(p) is None
         assert fmt.embed_text_len(p["embeds"]) <= fmt.TOTAL_EMBED_TEXT_MAX
         assert "@everyone" not in str(p["embeds"])

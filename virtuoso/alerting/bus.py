@@ -1,4 +1,4 @@
-"""Alert bus: fans alerts and paper-trade events out to subscribers.
+"""Alert bus: fans alerts, paper-trade events and monitor notices (feed gaps) out to subscribers.
 
 Subscribers must return quickly (enqueue, or a short local write); one that raises is logged and
 counted, and never stops the others or the pipeline that published.
@@ -12,12 +12,14 @@ from collections import Counter
 from typing import Callable, Sequence
 
 from virtuoso.domain.alerts import Alert
+from virtuoso.domain.notices import FeedGap
 from virtuoso.domain.trades import PaperTradeEvent
 
 log = logging.getLogger(__name__)
 
 AlertSubscriber = Callable[[Sequence[Alert]], None]
 TradeSubscriber = Callable[[PaperTradeEvent], None]
+NoticeSubscriber = Callable[[FeedGap], None]
 
 
 class AlertBus:
@@ -25,9 +27,11 @@ class AlertBus:
         self._lock = threading.Lock()
         self._alert_subs: list[tuple[str, AlertSubscriber]] = []
         self._trade_subs: list[tuple[str, TradeSubscriber]] = []
+        self._notice_subs: list[tuple[str, NoticeSubscriber]] = []
         self.errors: Counter[str] = Counter()
         self.published_alerts = 0
         self.published_trades = 0
+        self.published_notices = 0
 
     def subscribe_alerts(self, name: str, fn: AlertSubscriber) -> None:
         with self._lock:
@@ -36,6 +40,10 @@ class AlertBus:
     def subscribe_trades(self, name: str, fn: TradeSubscriber) -> None:
         with self._lock:
             self._trade_subs.append((name, fn))
+
+    def subscribe_notices(self, name: str, fn: NoticeSubscriber) -> None:
+        with self._lock:
+            self._notice_subs.append((name, fn))
 
     def publish_alerts(self, alerts: Sequence[Alert]) -> None:
         """Hand alerts to every subscriber in subscription order."""
@@ -58,10 +66,21 @@ class AlertBus:
                 self.errors[name] += 1
                 log.exception("trade subscriber %s failed", name)
 
+    def publish_notice(self, notice: FeedGap) -> None:
+        """A source's word about itself (a feed gap that ended); called from any thread."""
+        self.published_notices += 1
+        for name, fn in list(self._notice_subs):
+            try:
+                fn(notice)
+            except Exception:
+                self.errors[name] += 1
+                log.exception("notice subscriber %s failed", name)
+
     def health(self) -> dict[str, object]:
         return {
             "published_alerts": self.published_alerts,
             "published_trades": self.published_trades,
+            "published_notices": self.published_notices,
             "subscriber_errors": dict(self.errors),
             "subscribers": [n for n, _ in self._alert_subs],
         }

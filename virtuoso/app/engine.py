@@ -199,7 +199,7 @@ class Engine:
     def _bybit(self) -> Source:
         from virtuoso.ingest.bybit.source import BybitSource
 
-        return BybitSource(self.settings, self.clock, on_history=self._on_history)
+        return BybitSource(self.settings, self.clock, on_history=self._on_history, on_gap=self.bus.publish_notice)
 
     def _on_history(self, bars: list[Bar]) -> None:
         """REST backfill: fill market state and the store so charts have history."""
@@ -300,6 +300,38 @@ class Engine:
             mem = older + mem
         return mem
 
+    def bars_between(self, symbol: str, start_ms: int, end_ms: int) -> list[Bar]:
+        """Closed 1-minute bars with start in [start_ms, end_ms) by event time (memory, then the store
+        for what memory no longer holds): outcomes and alert charts, which live by event time."""
+        if self.state is None:
+            return []
+        held = self.state.bars_1m(symbol)
+        mem = [b for b in held if start_ms <= b.start_ms < end_ms]
+        oldest_mem = held[0].start_ms if held else end_ms
+        if self.store is not None and start_ms < oldest_mem:
+            try:
+                older = self.store.read_bars(symbol, start_ms, min(end_ms, oldest_mem))
+            except Exception as exc:
+                log.warning("history read failed for %s: %s", symbol, exc)
+                older = []
+            mem = older + mem
+        return mem
+
+    def alert_outcomes(self, since_ms: int | None = None, symbols: Sequence[str] | None = None) -> list[Any]:
+        """What the market did after each event (``virtuoso.alerting.outcomes.Outcome``), oldest first."""
+        if self.delivery is None:
+            return []
+        try:
+            return list(self.delivery.outcomes(since_ms, symbols))
+        except Exception as exc:
+            log.warning("outcome read failed: %s", exc)
+            return []
+
+    def live_from_ms(self) -> int | None:
+        """Event time from which the source's data is live; earlier data is warm-up history."""
+        value = getattr(self._source, "live_from_ms", None)
+        return int(value) if isinstance(value, int) else None
+
     def bars_1s(self, symbol: str, seconds: int) -> list[Bar]:
         if self.state is None:
             return []
@@ -391,7 +423,7 @@ def _build_delivery(settings: Settings, bus: AlertBus, view: Any, db_path: Path,
         from virtuoso.sinks.delivery import DeliveryService
     except ModuleNotFoundError:
         return None
-    return DeliveryService(settings, bus, view, db_path, clock)
+    return DeliveryService(settings, bus, view, db_path, clock, live_from_ms=view.live_from_ms)
 
 
 def _probe_bybit(settings: Settings) -> str | None:

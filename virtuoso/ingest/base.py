@@ -4,6 +4,10 @@ Every source (live Bybit through pybit, the simulator, a replay file) emits the 
 format, Bybit v5 public WebSocket JSON, so all data goes through one parser: either decoded to a
 dict, or as a :class:`virtuoso.ingest.bybit.frames.Frame` (envelope decoded, the rest raw JSON for
 the parser's fast path). ``emit(message, ts_recv_ns)`` must be cheap and must not raise.
+
+A source that replays warm-up history before its live data (the simulator) may also expose
+``live_from_ms: int``, the event time from which its messages are live: alerts raised on earlier
+data are recorded as history and not pushed to Discord, Telegram or the webhook.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 from virtuoso.config import AlertPolicySettings, DetectionSettings
 from virtuoso.domain.alerts import Alert
 from virtuoso.domain.bars import Bar
+from virtuoso.reports.outcomes import OutcomeSection, compose_outcomes
 
 ALERT_ROWS_MAX = 400  # more than this go to a note; a PDF table of thousands helps nobody
 EVIDENCE_CHARS_MAX = 160
@@ -43,6 +44,8 @@ class ReportInputs:
     policy: AlertPolicySettings
     health: Mapping[str, Any] = field(default_factory=dict)
     composite_scores: Mapping[str, float] = field(default_factory=dict)
+    outcomes: Sequence[Any] = ()  # virtuoso.alerting.outcomes.Outcome of the period's events (delivery)
+    hit_multiple: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,7 @@ class Report:
     policy: tuple[Setting, ...]
     health: tuple[tuple[str, str, str], ...]  # (area, item, value)
     volume_baseline_min: int
+    outcomes: OutcomeSection | None = None  # the Alert outcomes section (virtuoso.reports.outcomes)
 
 
 def utc(ms: int, zone: bool = True) -> str:
@@ -413,4 +417,5 @@ def compose(inputs: ReportInputs) -> Report:
         policy=_settings_rows(inputs.policy),
         health=_health_rows(inputs.health),
         volume_baseline_min=inputs.thresholds.volume_baseline_min,
+        outcomes=compose_outcomes(inputs.outcomes, inputs.start_ms, inputs.end_ms, symbols, inputs.hit_multiple),
     )

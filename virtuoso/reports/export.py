@@ -68,12 +68,22 @@ def gather(view: "MonitorView", hours: float, symbols: Sequence[str] | None, war
     alerts = _safe(lambda: list(view.alerts(since_ms=start_ms, symbols=list(syms))), [], "alerts", warnings)
     health = _safe(view.health, {}, "health", warnings)
     scores = _safe(view.composite_scores, {}, "composite scores", warnings) if hasattr(view, "composite_scores") else {}
+    outcomes = (_safe(lambda: list(view.alert_outcomes(since_ms=start_ms, symbols=list(syms))), [], "alert outcomes",
+                      warnings) if hasattr(view, "alert_outcomes") else [])
     return ReportInputs(
         start_ms=start_ms, end_ms=end_ms, generated_ms=time.time_ns() // 1_000_000, symbols=syms,
         source_name=info.name, source_simulated=bool(info.simulated), source_reason=info.reason,
         bars=bars, alerts=alerts, thresholds=view.thresholds(), policy=view.settings.policy,
         health=health if isinstance(health, dict) else {}, composite_scores=scores if isinstance(scores, dict) else {},
+        outcomes=outcomes, hit_multiple=_hit_multiple(view),
     )
+
+
+def _hit_multiple(view: Any) -> float:
+    try:
+        return float(view.settings.outcomes.hit_multiple)
+    except (AttributeError, TypeError, ValueError):
+        return 2.0
 
 
 def warm_up() -> None:

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Sequence
 
 from virtuoso.reports.charts import Chart
 from virtuoso.reports.compose import Report, SymbolSection, num, signed_pct
+from virtuoso.reports.outcomes_html import outcomes_html
 
 # A 1x1 transparent PNG: what a refused URI becomes, so the renderer has nothing to fetch.
 BLANK_PNG_URI = (
@@ -217,7 +218,8 @@ def build_html(report: Report, charts: Sequence[Chart]) -> str:
         by_symbol.setdefault(c.symbol, []).append(c)
     body = [_cover(report), _summary(report)]
     body += [_symbol_page(s, by_symbol.get(s.symbol, [])) for s in report.sections]
-    body += [_alerts(report), _settings(report), _health(report), _appendix([c for c in charts if c.error])]
+    body += [_alerts(report), outcomes_html(report.outcomes, esc, _table, _ul), _settings(report), _health(report),
+             _appendix([c for c in charts if c.error])]
     sim = report.simulated
     footer = f"{report.title} \u2013 {report.period_start_utc} to {report.period_end_utc} \u2013 {report.source_label}"
     return _template().substitute(

@@ -1,10 +1,17 @@
-"""Delivery service: the outbox, Discord, the WebSocket relay and the paper executor on one side thread.
+"""Delivery service: the outbox and every outgoing channel on one side thread.
 
 Runs its own thread with its own asyncio loop so ingestion never waits for it. Bus subscribers
-(called on the pipeline thread) only hand items to the loop with ``call_soon_threadsafe``; the loop
-commits them to the outbox in one transaction, then wakes each sink. Each sink drains the outbox
-in its own task and records its own delivery state, so a failing Discord never holds back the relay
-or the executor. See docs/delivery.md for the guarantees.
+(called on the pipeline thread) only hand alert lines, trades and notices to the loop with
+``call_soon_threadsafe``; the loop commits them to the outbox in one transaction (registering
+each event for its outcome in the same one), then wakes each sink. Each sink (Discord, Telegram,
+the generic webhook, the WebSocket relay) drains the outbox in its own task and records its own
+delivery state, so a failing Discord never holds back the relay. Alongside: the chart worker, the
+outcome tracker, the paper executor, market snapshots for the relay and the daily heartbeat.
+See docs/delivery.md for the guarantees.
+
+Lines raised while the source replays warm-up history (``live_from_ms()``: the event time from
+which the source's data is live) are committed with ``history`` set: stored, measured, replayed to
+relay clients that ask with ``since``, never pushed to Discord, Telegram or the webhook.
 
 If the loop is not running (before start, after stop), a subscriber writes the outbox directly so
 nothing published is lost; it is delivered on the next start.
@@ -16,37 +23,56 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from virtuoso.alerting.bus import AlertBus
-from virtuoso.alerting.outbox import Outbox, OutboxItem, alert_item, connect, insert, trade_item
-from virtuoso.config import Settings
+from virtuoso.alerting.outbox import (
+    Outbox, OutboxItem, alert_item, connect, insert, migrate, notice_item, outcome_item, trade_item,
+)
+from virtuoso.alerting.outcome_store import SCHEMA as OUTCOME_SCHEMA, OutcomeStore, register_lines
+from virtuoso.alerting.outcomes import Outcome, outlook_note
+from virtuoso.config import Settings, check_delivery_settings
 from virtuoso.domain.alerts import Alert
+from virtuoso.domain.bars import Bar
 from virtuoso.domain.clock import Clock
+from virtuoso.domain.notices import FeedGap
 from virtuoso.domain.trades import PaperTradeEvent
+from virtuoso.sinks import notices
+from virtuoso.sinks.charts import ChartService, chart_bars
 from virtuoso.sinks.ws_relay import check_relay_settings
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 3.0
 START_TIMEOUT_S = 15.0
+HEARTBEAT_CHECK_S = 30.0
+CHART_TAIL_S = 120
 
 
 class DeliveryService:
-    """Owns the delivery thread; ``health()`` is safe to call from any thread."""
+    """Owns the delivery thread; ``health()`` and ``outcomes()`` are safe to call from any thread."""
 
-    def __init__(self, settings: Settings, bus: AlertBus, view: Any, db_path: Path, clock: Clock) -> None:
+    def __init__(self, settings: Settings, bus: AlertBus, view: Any, db_path: Path, clock: Clock, *,
+                 live_from_ms: Callable[[], int | None] | None = None, chart_mode: str = "process") -> None:
         check_relay_settings(settings.relay)
+        check_delivery_settings(settings)
         self.settings = settings
         self.bus = bus
         self.view = view
         self.db_path = Path(db_path)
         self.clock = clock
+        self.live_from_ms = live_from_ms or (lambda: None)
+        self.chart_mode = chart_mode
         self.outbox: Outbox | None = None
+        self.outcome_store = OutcomeStore(self.db_path)
         self.discord: Any = None
+        self.telegram: Any = None
+        self.webhook: Any = None
         self.relay: Any = None
         self.relay_sink: Any = None
         self.executor: Any = None
+        self.charts: ChartService | None = None
+        self.tracker: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -54,8 +80,12 @@ class DeliveryService:
         self._stop_requested: asyncio.Event | None = None
         self._sinks: list[Any] = []
         self._subscribed = False
+        self._notes: dict[tuple[str, str], str] = {}
         self.accepted = 0
         self.written_direct = 0
+        self.history_lines = 0
+        self.gaps_told = 0
+        self.gaps_ignored = 0
         self.errors = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -67,7 +97,9 @@ class DeliveryService:
         if not self._subscribed:
             self.bus.subscribe_alerts("delivery", self._on_alerts)
             self.bus.subscribe_trades("delivery", self._on_trade)
+            self.bus.subscribe_notices("delivery", self._on_notice)
             self._subscribed = True
+        self._ready.clear()
         self._thread = threading.Thread(target=self._run_thread, name="virtuoso-delivery", daemon=True)
         self._thread.start()
         self._ready.wait(START_TIMEOUT_S)
@@ -87,6 +119,7 @@ class DeliveryService:
                 pass
         thread.join(timeout_s)
         self._thread = None
+        self.outcome_store.close()  # reopened on the next use
 
     @property
     def relay_port(self) -> int | None:
@@ -106,6 +139,7 @@ class DeliveryService:
             self._ready.set()
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
             finally:
                 self._loop = None
                 loop.close()
@@ -114,17 +148,21 @@ class DeliveryService:
         self._stop_requested = asyncio.Event()
         self.outbox = Outbox(self.db_path, self.clock)
         tasks: list[asyncio.Task[Any]] = []
+        side: list[asyncio.Task[Any]] = []
         try:
             await self._build()
             for sink in self._sinks:
                 tasks.append(asyncio.create_task(sink.run(), name=f"sink-{sink.name}"))
-            side: list[asyncio.Task[Any]] = []
-            if self.relay is not None:
+            if self.relay is not None and self.relay.state == "listening":
                 from virtuoso.sinks.ws_relay import publish_market
 
                 side.append(asyncio.create_task(publish_market(self.relay, self.view.snapshots, self.view.composite_scores)))
             if self.executor is not None:
                 side.append(asyncio.create_task(self._run_executor()))
+            if self.tracker is not None:
+                side.append(asyncio.create_task(self.tracker.run()))
+            if self.settings.notices.heartbeat_utc_hour is not None:
+                side.append(asyncio.create_task(self._run_heartbeat()))
             self._ready.set()
             await self._stop_requested.wait()
             for t in side:
@@ -140,43 +178,17 @@ class DeliveryService:
         finally:
             if self.relay is not None:
                 await self.relay.stop()
-            if self.discord is not None:
-                await self.discord.client.aclose()
+            for client in (self.discord.client if self.discord is not None else None, self.telegram, self.webhook):
+                if client is not None:
+                    await client.aclose()
+            if self.charts is not None:
+                self.charts.close(wait=True)  # joins the worker (at most the drawing in progress)
             self.outbox.close()
 
     async def _build(self) -> None:
-        s = self.settings
-        assert self.outbox is not None
-        if s.discord.webhook_url is not None:
-            from virtuoso.sinks.discord import DiscordClient, DiscordSink
+        from virtuoso.sinks.delivery_build import build_sinks
 
-            client = DiscordClient(s.discord.webhook_url.get_secret_value(), timeout_s=s.discord.timeout_s,
-                                   max_attempts=s.discord.max_attempts)
-            from virtuoso.alerting.marks import AlertMarks
-
-            marks = AlertMarks(self.db_path)
-            self.discord = DiscordSink(s.discord, client, self.outbox, self._context,
-                                       is_muted=lambda alert: marks.is_muted(alert, self.clock.now_ms()))
-            self.outbox.register_sink(self.discord.name)
-            self._sinks.append(self.discord)
-        if s.relay.enabled:
-            from virtuoso.sinks.ws_relay import RelayOutboxSink, RelayServer
-
-            self.relay = RelayServer(s.relay, self.clock)
-            try:
-                await self.relay.start()
-            except OSError as exc:  # port taken: the engine runs on, health shows why
-                self.relay.state = "error"
-                self.relay.last_error = f"cannot listen on {s.relay.host}:{s.relay.port}: {exc.strerror or exc}"
-                log.error("relay: %s", self.relay.last_error)
-            else:
-                self.relay_sink = RelayOutboxSink(self.relay, self.outbox)
-                self.outbox.register_sink(self.relay_sink.name)
-                self._sinks.append(self.relay_sink)
-        if s.trading.enabled:
-            from virtuoso.trading.executor import PaperExecutor
-
-            self.executor = PaperExecutor(s.trading, self.view, self.outbox.conn, self.clock, self.bus.publish_trade)
+        await build_sinks(self)
 
     async def _run_executor(self) -> None:
         assert self.executor is not None
@@ -189,8 +201,30 @@ class DeliveryService:
                 self.errors += 1
                 log.exception("paper executor step failed")
 
-    def _context(self, symbol: str) -> tuple[Any, float | None, bool]:
-        """Snapshot, composite score and simulated flag for a Discord message."""
+    async def _run_heartbeat(self) -> None:
+        while True:
+            try:
+                now = self.clock.now_ms()
+                day = notices.heartbeat_due(now, self.settings.notices)
+                if day is not None and self.outbox is not None:
+                    beat = notices.heartbeat(self.outbox, day, now, self._simulated())
+                    if self.outbox.add([notice_item(beat, now)]):
+                        self._wake()
+            except Exception:
+                self.errors += 1
+                log.exception("heartbeat failed")
+            await asyncio.sleep(HEARTBEAT_CHECK_S)
+
+    # ------------------------------------------------------------------ what sinks ask for
+
+    def _simulated(self) -> bool:
+        try:
+            return bool(self.view.source_info().simulated)
+        except Exception:
+            return False
+
+    def context(self, symbol: str) -> tuple[Any, float | None, bool]:
+        """Snapshot, composite score and simulated flag for a message."""
         try:
             snap = self.view.snapshots().get(symbol)
             comp = self.view.composite_scores().get(symbol)
@@ -199,47 +233,118 @@ class DeliveryService:
             return None, None, False
         return snap, comp, sim
 
+    def bars_between(self, symbol: str, start_ms: int, end_ms: int) -> list[Bar]:
+        """1-minute bars in [start, end) from the view (memory, then the store)."""
+        reader = getattr(self.view, "bars_between", None)
+        if reader is not None:
+            return list(reader(symbol, start_ms, end_ms))
+        minutes = max(1, int((self.clock.now_ms() - start_ms) // 60_000) + 1)
+        return [b for b in self.view.bars_1m(symbol, minutes) if start_ms <= b.start_ms < end_ms]
+
+    def chart_window(self, symbol: str, start_ms: int, end_ms: int) -> tuple[Bar, ...]:
+        tail = []
+        try:
+            tail = list(self.view.bars_1s(symbol, CHART_TAIL_S))
+        except Exception:
+            tail = []
+        return chart_bars(self.bars_between(symbol, start_ms, end_ms), [b for b in tail if b.start_ms < end_ms])
+
+    def outlook(self, alert: Alert) -> str | None:
+        """The measured sentence for the Trading Outlook (cached until the next outcome update)."""
+        if not self.settings.outcomes.enabled:
+            return None
+        key = (alert.symbol, alert.kind.value)
+        note = self._notes.get(key)
+        if note is None:
+            past = self.outcome_store.measured(None, alert.kind.value)
+            note = outlook_note(past, alert.symbol, alert.kind.value, self.settings.outcomes.hit_multiple,
+                                exclude_id=alert.id)
+            self._notes[key] = note
+        return note
+
+    def outcomes(self, since_ms: int | None = None, symbols: Sequence[str] | None = None) -> list[Outcome]:
+        return self.outcome_store.outcomes(since_ms, symbols)
+
     # ------------------------------------------------------------------ bus side (pipeline thread)
+
+    def _is_history(self, alert: Alert) -> bool:
+        try:
+            live_from = self.live_from_ms()
+        except Exception:
+            return False
+        return live_from is not None and alert.ts_event_ms < live_from
 
     def _on_alerts(self, alerts: Sequence[Alert]) -> None:
         now = self.clock.now_ms()
-        self._submit([alert_item(a, now) for a in alerts], list(alerts))
+        flags = [self._is_history(a) for a in alerts]
+        self._submit([alert_item(a, now, h) for a, h in zip(alerts, flags)], list(alerts), flags)
 
     def _on_trade(self, event: PaperTradeEvent) -> None:
-        self._submit([trade_item(event, self.clock.now_ms())], [])
+        self._submit([trade_item(event, self.clock.now_ms())], [], [])
 
-    def _submit(self, items: list[OutboxItem], alerts: list[Alert]) -> None:
+    def _on_notice(self, gap: FeedGap) -> None:
+        if not notices.gap_worth_telling(gap, self.settings.notices):
+            self.gaps_ignored += 1
+            return
+        self.gaps_told += 1
+        self._submit([notice_item(gap, self.clock.now_ms())], [], [])
+
+    def _submit(self, items: list[OutboxItem], alerts: list[Alert], history: list[bool]) -> None:
         loop = self._loop
         if loop is not None and self._ready.is_set():
             try:
-                loop.call_soon_threadsafe(self._ingest, items, alerts)
+                loop.call_soon_threadsafe(self._ingest, items, alerts, history)
                 return
             except RuntimeError:
                 pass  # the loop closed between the check and the call
         conn = connect(self.db_path)
         try:
-            from virtuoso.alerting.outbox import SCHEMA
-
+            migrate(conn)
             with conn:
-                conn.executescript(SCHEMA)
+                conn.executescript(OUTCOME_SCHEMA)
                 insert(conn, items)
+                self._register(conn, alerts, history)
             self.written_direct += len(items)
         finally:
             conn.close()
 
+    def _register(self, conn: Any, alerts: list[Alert], history: list[bool]) -> None:
+        now = self.clock.now_ms()
+        for flag in (False, True):
+            group = [a for a, h in zip(alerts, history) if h is flag]
+            if group:
+                register_lines(conn, group, now, flag)
+
     # ------------------------------------------------------------------ loop side
 
-    def _ingest(self, items: list[OutboxItem], alerts: list[Alert]) -> None:
+    def _ingest(self, items: list[OutboxItem], alerts: list[Alert], history: list[bool]) -> None:
         assert self.outbox is not None
         try:
-            self.outbox.add(items)
+            self.outbox.add(items, also=lambda conn: self._register(conn, alerts, history))
             self.accepted += len(items)
+            self.history_lines += sum(history)
         except Exception:
             self.errors += 1
             log.exception("outbox write failed for %d item(s)", len(items))
             return
-        if alerts and self.executor is not None:
-            self.executor.on_alerts(alerts)
+        live = [a for a, h in zip(alerts, history) if not h]
+        if live and self.executor is not None:
+            self.executor.on_alerts(live)
+        self._wake()
+
+    def publish_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Called on the loop by the tracker: each new stage is an outbox item (relay, webhook)."""
+        assert self.outbox is not None
+        now = self.clock.now_ms()
+        try:
+            items = [outcome_item({**o.to_dict(), "event_id": o.event_id, "stage": o.stage}, now,
+                                  self.outbox.event_is_history(o.event_id)) for o in outcomes]
+            self.outbox.add(items)
+        except Exception:
+            self.errors += 1
+            log.exception("outbox write failed for %d outcome(s)", len(outcomes))
+            return
+        self._notes.clear()
         self._wake()
 
     def _wake(self) -> None:
@@ -249,13 +354,17 @@ class DeliveryService:
     # ------------------------------------------------------------------ health
 
     def health(self) -> dict[str, Any]:
-        """Per sink: state, backlog, sent, failed, last error (never the full webhook URL)."""
+        """Per sink: state, backlog, sent, failed, last error (never a full webhook URL or a token)."""
         out: dict[str, Any] = {
             "enabled": True,
             "running": self._loop is not None and self._ready.is_set() and self._thread is not None,
-            "outbox": {"accepted": self.accepted, "written_direct": self.written_direct, "errors": self.errors},
+            "outbox": {"accepted": self.accepted, "written_direct": self.written_direct, "errors": self.errors,
+                       "history_lines": self.history_lines},
+            "notices": {"feed_gaps_told": self.gaps_told, "feed_gaps_too_short": self.gaps_ignored},
         }
         out["discord"] = self.discord.health() if self.discord is not None else {"state": "disabled (no webhook URL)"}
+        out["telegram"] = self.telegram.health() if self.telegram is not None else {"state": "disabled (no bot token)"}
+        out["webhook"] = self.webhook.health() if self.webhook is not None else {"state": "disabled (no URL)"}
         if self.relay_sink is not None:
             out["relay"] = self.relay_sink.health()
         elif self.relay is not None:
@@ -263,4 +372,7 @@ class DeliveryService:
         else:
             out["relay"] = {"state": "disabled"}
         out["paper_trading"] = self.executor.health() if self.executor is not None else {"state": "disabled"}
+        out["outcomes"] = self.tracker.health() if self.tracker is not None else {"state": "disabled"}
+        if self.charts is not None:
+            out["charts"] = self.charts.health()
         return out

@@ -72,6 +72,19 @@ class StoredHistoryView:
     def composite_scores(self) -> dict[str, float]:
         return {}
 
+    def alert_outcomes(self, since_ms: int | None = None, symbols: Sequence[str] | None = None) -> list[Any]:
+        """Measured outcomes from the embedded database (delivery writes them), for the report's section."""
+        db = Path(self.settings.data_dir) / "virtuoso.db"
+        if not db.is_file():
+            return []
+        from virtuoso.alerting.outcome_store import OutcomeStore
+
+        store = OutcomeStore(db)
+        try:
+            return list(store.outcomes(since_ms, symbols))
+        finally:
+            store.close()
+
     def health(self) -> dict[str, Any]:
         return self._health
 

@@ -6,7 +6,9 @@ the socket. Every frame (Bybit's raw snapshot/delta message, never pybit's merge
 dict) is emitted as a :class:`~virtuoso.ingest.bybit.frames.Frame`, its envelope decoded here and
 the rest by the parser's fast path, with ``clock.now_ns()``; frames that are not JSON objects are
 counted as malformed and skipped. A worker thread backfills 1-minute
-history over REST at start and after each gap, and hands it to ``on_history``.
+history over REST at start and after each gap, and hands it to ``on_history``; once a gap's
+backfill has run, ``on_gap`` is told (a :class:`~virtuoso.domain.notices.FeedGap`: which symbols
+were unmonitored, for how long, and whether the gap was backfilled), so delivery can say so.
 
 ``probe(settings, timeout_s)`` answers "is Bybit's public WebSocket there?" for
 ``VIRTUOSO_SOURCE=auto``.
@@ -26,6 +28,7 @@ import orjson
 from virtuoso.config import Settings
 from virtuoso.domain.bars import Bar
 from virtuoso.domain.clock import Clock
+from virtuoso.domain.notices import FeedGap
 from virtuoso.ingest.base import RawEmit
 from virtuoso.ingest.bybit.backfill import MINUTE_MS, Backfiller
 from virtuoso.ingest.bybit.frames import decode_frame
@@ -196,7 +199,8 @@ class BybitSource:
     name = "bybit"
     simulated = False
 
-    def __init__(self, settings: Settings, clock: Clock, on_history: Callable[[list[Bar]], None] | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock, on_history: Callable[[list[Bar]], None] | None = None,
+                 on_gap: Callable[[FeedGap], None] | None = None) -> None:
         self._settings = settings
         self._clock = clock
         self._emit_ref: list[RawEmit | None] = [None]
@@ -210,6 +214,9 @@ class BybitSource:
         self._on_history = on_history
         self._stop = threading.Event()
         self._jobs: queue.Queue[tuple[int, int, str]] = queue.Queue()
+        self._on_feed_gap = on_gap
+        self._gaps_lock = threading.Lock()
+        self._gaps_to_tell: list[Gap] = []  # closed gaps whose backfill has not run yet
         self._backfiller: Backfiller | None = None
         self._rest: BybitRest | None = None
         if on_history is not None and b.backfill_minutes > 0:
@@ -243,7 +250,10 @@ class BybitSource:
 
     def _on_gap(self, gap: Gap) -> None:
         if self._backfiller is None:
+            self._tell_gaps([gap], 0, "backfill is off")
             return
+        with self._gaps_lock:
+            self._gaps_to_tell.append(gap)
         limit = self._settings.bybit.backfill_minutes * MINUTE_MS
         end = self._clock.now_ms()
         start = max(gap.start_ms - MINUTE_MS, end - limit)
@@ -266,12 +276,33 @@ class BybitSource:
                 except queue.Empty:
                     break
                 start, end, reason = min(start, s2), max(end, e2), r2
+            with self._gaps_lock:
+                gaps, self._gaps_to_tell = self._gaps_to_tell, []
+            bars, error = 0, ""
             try:
-                self._backfiller.run(start, end, reason, self._stop)
+                bars = self._backfiller.run(start, end, reason, self._stop)
+                progress = self._backfiller.progress()
+                if progress.get("state") == "failed":
+                    error = "; ".join(progress.get("errors") or [])[-200:] or "backfill failed"
             except InterruptedError:
                 return
-            except Exception:
+            except Exception as exc:
                 log.exception("backfill failed")
+                error = f"{type(exc).__name__}: {exc}"[:200]
+            self._tell_gaps(gaps, bars, error)
+
+    def _tell_gaps(self, gaps: list[Gap], bars: int, error: str) -> None:
+        """Tell ``on_gap`` about closed gaps and how their backfill went (never raises)."""
+        if self._on_feed_gap is None:
+            return
+        for gap in gaps:
+            if gap.end_ms is None:
+                continue
+            try:
+                self._on_feed_gap(FeedGap(gap.start_ms, gap.end_ms, tuple(self._settings.symbols), gap.cause,
+                                          "bybit", bars, error))
+            except Exception:
+                log.exception("gap notice failed")
 
     # ------------------------------------------------------------------ health
 

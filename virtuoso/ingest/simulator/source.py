@@ -54,6 +54,11 @@ class SimulatorSource:
         self._rate_mark = (self._wall0, 0)
         self._msgs_per_s = 0.0
 
+    @property
+    def live_from_ms(self) -> int:
+        """Event time from which messages are live: alerts on the warm-up before it are history."""
+        return self.live_start_ms if self.warmup_min > 0 else 0
+
     def run(self, emit: RawEmit, stop: threading.Event) -> None:
         """Warm-up history, then live paced messages until ``stop`` is set."""
         self._wall0 = time.monotonic()
