@@ -78,8 +78,8 @@ def bench_preview(n: int, data_dir: Path) -> None:
     view = FakeView(ui_settings(data_dir, VIRTUOSO_SYMBOLS=",".join(syms)), symbols=syms)
     at, _ = _app(view, "pages/tuning.py")
     times = []
-    for v in (5.5, 6.5, 7.0, 4.5, 4.0):
-        at.slider(key=keys.tune_key("price_move_sigma")).set_value(v)
+    for v in (0.4, 0.6, 0.7, 0.3, 0.25):
+        at.slider(key=keys.tune_key("watch_per_day")).set_value(v)
         t0 = time.perf_counter()
         at.run()
         times.append((time.perf_counter() - t0) * 1000)

@@ -85,13 +85,13 @@ def test_applied_thresholds_take_effect_at_once_and_survive_a_restart(tmp_path):
     settings = _settings(tmp_path)
     engine = Engine(settings, source=ListSource([]), store=MemoryStore()).start()
     try:
-        changed = engine.thresholds().model_copy(update={"oi_surge_pct": 7.5})
+        changed = engine.thresholds().model_copy(update={"oi_min_pct": 7.5})
         engine.apply_thresholds(changed)
-        assert engine.detection.thresholds.oi_surge_pct == 7.5
+        assert engine.detection.thresholds.oi_min_pct == 7.5
     finally:
         engine.stop()
     again = Engine(settings, source=ListSource([]), store=MemoryStore())
-    assert again.thresholds().oi_surge_pct == 7.5
+    assert again.thresholds().oi_min_pct == 7.5
 
 
 def test_the_simulator_source_is_labelled_simulated_everywhere_the_engine_reports_it(tmp_path):

@@ -70,11 +70,9 @@ def test_slider_specs_cover_every_threshold_and_presets_stay_in_range():
             assert s.lo <= values[s.name] <= s.hi
     assert tuning.preset("balanced") == tuning.values_of(DetectionSettings())
     strict, loose = tuning.preset("conservative"), tuning.preset("aggressive")
-    assert strict["volume_spike_ratio"] > loose["volume_spike_ratio"]
-    # a wider flat band is stricter: a divergence needs price beyond it
-    assert strict["divergence_price_flat_pct"] > loose["divergence_price_flat_pct"]
-    assert loose["pump_buy_share"] < DetectionSettings().pump_buy_share < strict["pump_buy_share"] < 1.0
-    assert strict["oi_window_s"] == loose["oi_window_s"]  # windows are not levels
+    assert strict["price_move_min_pct"] > loose["price_move_min_pct"] and strict["watch_per_day"] < loose["watch_per_day"]
+    assert strict["high_per_day"] < DetectionSettings().high_per_day < loose["high_per_day"]  # budgets: lower is stricter
+    assert strict["history_hours"] == loose["history_hours"]  # a history length is not a level
 
 
 def test_backtest_counts_table_has_a_total_per_symbol():

@@ -47,12 +47,12 @@ def test_overview_prices_follow_the_live_feed(app, engine):
 
 def test_apply_changes_the_running_engines_thresholds_and_persists_them(app, engine):
     at = app(engine, "pages/tuning.py")
-    at.slider(key=keys.tune_key("oi_surge_pct")).set_value(7.5).run()
+    at.slider(key=keys.tune_key("oi_min_pct")).set_value(7.5).run()
     at.button(key=keys.TUNE_APPLY).click().run()
     assert not at.exception
-    assert engine.thresholds().oi_surge_pct == 7.5
+    assert engine.thresholds().oi_min_pct == 7.5
     saved = json.loads((Path(engine.settings.data_dir) / "thresholds.json").read_text())
-    assert saved["oi_surge_pct"] == 7.5
+    assert saved["oi_min_pct"] == 7.5
 
 
 def test_the_dashboard_getter_starts_one_engine_on_the_simulator_for_every_session(tmp_path, monkeypatch):

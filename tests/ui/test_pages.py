@@ -136,14 +136,14 @@ def test_tuning_has_a_slider_per_threshold_with_its_unit_and_default(app, view):
 
 def test_presets_move_the_sliders_and_reset_returns_to_the_applied_thresholds(app, view):
     at = app(view, "pages/tuning.py")
-    slider = keys.tune_key("volume_spike_ratio")
-    default = view.settings.detection.volume_spike_ratio
+    slider = keys.tune_key("price_move_min_pct")
+    default = view.settings.detection.price_move_min_pct
     at.button(key=keys.TUNE_PRESET_PREFIX + "conservative").click().run()
     strict = at.slider(key=slider).value
-    assert strict == tuning.preset("conservative")["volume_spike_ratio"] and strict > default
+    assert strict == tuning.preset("conservative")["price_move_min_pct"] and strict > default
     at.button(key=keys.TUNE_PRESET_PREFIX + "aggressive").click().run()
     loose = at.slider(key=slider).value
-    assert loose == tuning.preset("aggressive")["volume_spike_ratio"] and loose < default
+    assert loose == tuning.preset("aggressive")["price_move_min_pct"] and loose < default
     at.button(key=keys.TUNE_RESET).click().run()
     assert at.slider(key=slider).value == default
     _no_errors(at)
@@ -151,12 +151,12 @@ def test_presets_move_the_sliders_and_reset_returns_to_the_applied_thresholds(ap
 
 def test_apply_hands_the_slider_values_to_the_engine(app, view):
     at = app(view, "pages/tuning.py")
-    at.slider(key=keys.tune_key("volume_spike_ratio")).set_value(9.5).run()
+    at.slider(key=keys.tune_key("price_move_min_pct")).set_value(9.5).run()
     assert not view.applied
     at.button(key=keys.TUNE_APPLY).click().run()
     _no_errors(at)
-    assert view.thresholds().volume_spike_ratio == 9.5
-    assert view.applied[-1].oi_surge_pct == view.settings.detection.oi_surge_pct
+    assert view.thresholds().price_move_min_pct == 9.5
+    assert view.applied[-1].oi_min_pct == view.settings.detection.oi_min_pct
     assert any("Applied" in s.value for s in at.success)
 
 
@@ -207,13 +207,11 @@ def test_moving_a_slider_changes_the_previewed_flag_count(app, view):
     at = app(view, "pages/tuning.py")
     _no_errors(at)
     before = _flag_count(at)
-    # Both price_move sliders: the history's ordinary minutes move about 0.08 %, so only with the
-    # minimum move lowered too does a 2-sigma bar reach them (the pump and dump are flagged at 6).
-    at.slider(key=keys.tune_key("price_move_sigma")).set_value(2.0).run()
-    at.slider(key=keys.tune_key("price_move_min_pct")).set_value(0.2).run()
+    # The alert budget: twenty watches a symbol-day flags far more of the ordinary minutes than the
+    # default half, and a twentieth of one leaves only what stands far out (the pump and the dump).
+    at.slider(key=keys.tune_key("watch_per_day")).set_value(20.0).run()
     looser = _flag_count(at)
-    at.slider(key=keys.tune_key("price_move_min_pct")).set_value(0.8).run()
-    at.slider(key=keys.tune_key("price_move_sigma")).set_value(20.0).run()
+    at.slider(key=keys.tune_key("watch_per_day")).set_value(0.05).run()
     stricter = _flag_count(at)
     assert looser > before > stricter
     assert not view.applied  # previewing never touches the engine
@@ -231,4 +229,4 @@ def test_a_failing_apply_shows_one_line_and_keeps_the_page(app, view):
     at.button(key=keys.TUNE_APPLY).click().run()
     assert not at.exception
     assert [e.value for e in at.error] == ["Apply failed: OSError: data directory is read-only"]
-    assert at.slider(key=keys.tune_key("oi_surge_pct"))
+    assert at.slider(key=keys.tune_key("oi_min_pct"))

@@ -36,9 +36,9 @@ def test_an_unknown_virtuoso_variable_is_named_in_the_error():
 
 def test_a_bad_value_names_the_variable_and_what_is_expected():
     with pytest.raises(SettingsError) as err:
-        load_settings({"VIRTUOSO_DETECTION__OI_SURGE_PCT": "lots", "VIRTUOSO_SOURCE": "binance"}, env_file=None)
+        load_settings({"VIRTUOSO_DETECTION__OI_MIN_PCT": "lots", "VIRTUOSO_SOURCE": "binance"}, env_file=None)
     text = str(err.value)
-    assert "VIRTUOSO_DETECTION__OI_SURGE_PCT" in text and "number" in text
+    assert "VIRTUOSO_DETECTION__OI_MIN_PCT" in text and "number" in text
     assert "VIRTUOSO_SOURCE" in text and "'simulator'" in text
 
 
@@ -48,8 +48,8 @@ def test_a_symbol_with_markup_is_refused():
 
 
 def test_a_threshold_outside_its_range_is_refused():
-    with pytest.raises(SettingsError, match="VIRTUOSO_DETECTION__OI_SURGE_PCT"):
-        load_settings({"VIRTUOSO_DETECTION__OI_SURGE_PCT": "-1"}, env_file=None)
+    with pytest.raises(SettingsError, match="VIRTUOSO_DETECTION__OI_MIN_PCT"):
+        load_settings({"VIRTUOSO_DETECTION__OI_MIN_PCT": "-1"}, env_file=None)
 
 
 def test_dotenv_files_are_read_and_checked_for_unknown_keys(tmp_path):

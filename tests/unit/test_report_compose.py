@@ -57,7 +57,7 @@ def test_the_fingerprint_is_stable_and_changes_with_any_threshold_or_policy() ->
     base = settings_fingerprint(DetectionSettings(), AlertPolicySettings())
     assert base == settings_fingerprint(DetectionSettings(), AlertPolicySettings())
     assert len(base) == 12
-    assert base != settings_fingerprint(DetectionSettings(oi_surge_pct=4.0), AlertPolicySettings())
+    assert base != settings_fingerprint(DetectionSettings(oi_min_pct=4.0), AlertPolicySettings())
     assert base != settings_fingerprint(DetectionSettings(), AlertPolicySettings(cooldown_s=60))
     assert compose(inputs()).fingerprint == base
 
@@ -161,7 +161,7 @@ def test_a_symbol_with_markup_passes_through_as_plain_text_and_without_data() ->
 
 
 def test_thresholds_in_force_list_every_detection_setting_with_its_unit() -> None:
-    r = compose(inputs(thresholds=DetectionSettings(oi_surge_pct=4.5)))
+    r = compose(inputs(thresholds=DetectionSettings(oi_min_pct=4.5)))
     by_name = {t.name: t for t in r.thresholds}
     assert set(by_name) == set(DetectionSettings.model_fields)
-    assert (by_name["oi_surge_pct"].value, by_name["oi_surge_pct"].unit) == ("4.5", "%")
+    assert (by_name["oi_min_pct"].value, by_name["oi_min_pct"].unit) == ("4.5", "%")

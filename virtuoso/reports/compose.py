@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
+from virtuoso.detect.baselines import VOLUME_MINUTES
 from virtuoso.config import AlertPolicySettings, DetectionSettings
 from virtuoso.domain.alerts import Alert
 from virtuoso.domain.bars import Bar
@@ -416,6 +417,6 @@ def compose(inputs: ReportInputs) -> Report:
         thresholds=_settings_rows(inputs.thresholds),
         policy=_settings_rows(inputs.policy),
         health=_health_rows(inputs.health),
-        volume_baseline_min=inputs.thresholds.volume_baseline_min,
+        volume_baseline_min=VOLUME_MINUTES,  # the detectors' usual volume is the median of this many minutes
         outcomes=compose_outcomes(inputs.outcomes, inputs.start_ms, inputs.end_ms, symbols, inputs.hit_multiple),
     )

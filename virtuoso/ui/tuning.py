@@ -14,13 +14,13 @@ from typing import Any, Callable, Mapping, Sequence
 from virtuoso.config import DetectionSettings
 
 PRESETS = ("conservative", "balanced", "aggressive")
-# How far a preset moves a level threshold from the balanced default (stricter = fewer flags).
+# How far a preset moves a setting from the balanced default (stricter = fewer flags): floors are
+# raised by the factor, alert budgets (per day) divided by it. The backtest's property test holds
+# each floor and budget to "stricter never adds a flag".
 _PRESET_FACTOR = {"conservative": 1.5, "balanced": 1.0, "aggressive": 0.67}
-# Every level threshold is stricter when higher (the backtest's property test holds each one to it;
-# the flat band too: a divergence needs price beyond it). Taker shares are stricter when higher
-# as well, but live between one half (no side) and one: a preset scales their excess over a half.
+_BUDGET_UNIT = "/day"
 _SHARE_SUFFIX = "_share"
-_WINDOW_UNITS = {"s", "min"}  # windows and baselines are not levels: presets keep them
+_WINDOW_UNITS = {"s", "min", "h"}  # windows and history lengths are not levels: presets keep them
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,8 @@ def slider_specs() -> list[SliderSpec]:
     return specs
 
 
-_UNIT_SUFFIX = {"s": "_s", "min": "_min", "%": "_pct", "USD": "_usd", "frac": "_frac", "sigma": "_sigma"}
+_UNIT_SUFFIX = {"s": "_s", "min": "_min", "%": "_pct", "USD": "_usd", "frac": "_frac", "sigma": "_sigma",
+                "/day": "_per_day", "h": "_hours", "x": "_ratio"}
 
 
 def _label(name: str, unit: str) -> str:
@@ -95,6 +96,8 @@ def preset(name: str) -> dict[str, float | int]:
     for s in slider_specs():
         if s.unit in _WINDOW_UNITS or factor == 1.0:
             out[s.name] = s.clamp(s.default)
+        elif s.unit == _BUDGET_UNIT:
+            out[s.name] = s.clamp(s.default / factor)
         elif s.name.endswith(_SHARE_SUFFIX):
             out[s.name] = s.clamp(0.5 + (s.default - 0.5) * factor)
         else:
