@@ -114,3 +114,14 @@ def test_the_same_input_gives_the_same_alerts(warmed) -> None:
         return Bend(ret_pct=0.05, volume_mult=6, buy_share=0.8) if sym == "ETHUSDT" and s >= WARM_S + 30 else None
     a, b = scenario(warmed, 5 * 60, shape), scenario(warmed, 5 * 60, shape)
     assert [x.to_dict() for x in a] == [x.to_dict() for x in b] and a
+
+
+def test_a_listing_is_followed_and_a_delisting_dropped_while_running(warmed) -> None:
+    market, runner, _ = copy.deepcopy(warmed)
+    runner.remove_symbol("THINUSDT")
+    runner.add_symbol("NEWUSDT")
+    market.coins = [c for c in market.coins if c.symbol != "THINUSDT"] + [Coin("NEWUSDT", 1.0, 0.2, 5e3, 2)]
+    market._px["NEWUSDT"], market._oi["NEWUSDT"] = 1.0, 1e6
+    run(market, range(WARM_S, WARM_S + 120), runner=runner)
+    assert runner.symbols == ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "NEWUSDT"]
+    assert set(runner.composite_scores()) == set(runner.symbols) and runner.tape.n == 5

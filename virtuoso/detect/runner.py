@@ -77,6 +77,37 @@ class DetectionRunner:
         self._pending: DetectionSettings | None = None
         self.seconds = 0
 
+    # ------------------------------------------------------------------ the universe
+
+    def add_symbol(self, symbol: str) -> None:
+        """Follow a symbol listed while running (called between seconds): its rows start empty and
+        its levels come from the priors until its own history builds up."""
+        if symbol in self._row:
+            return
+        self._row[symbol] = len(self.symbols)
+        self.symbols.append(symbol)
+        for part in (self.tape, self.base, self.betas, self.calibrator):
+            part.add_rows(1)
+        self._last_start = np.append(self._last_start, -1)
+        self._in_event = np.append(self._in_event, False)
+        self.levels = np.vstack([self.levels, np.zeros((1, len(_KINDS)))])
+
+    def remove_symbol(self, symbol: str) -> None:
+        """Stop following a delisted symbol: its rows and its open event go."""
+        i = self._row.get(symbol)
+        if i is None:
+            return
+        keep = np.ones(len(self.symbols), dtype=bool)
+        keep[i] = False
+        self.tape.drop_rows(keep)
+        for part in (self.base, self.betas, self.calibrator):
+            part.keep_rows(keep)
+        self._last_start, self._in_event, self.levels = self._last_start[keep], self._in_event[keep], self.levels[keep]
+        self.symbols.pop(i)
+        self._row = {s: k for k, s in enumerate(self.symbols)}
+        self.book.forget(symbol)
+        self._pumps.pop(symbol, None)
+
     # ------------------------------------------------------------------ settings
 
     def set_thresholds(self, thresholds: DetectionSettings) -> None:
