@@ -161,3 +161,38 @@ def test_kill_9_mid_writes_loses_nothing_committed_and_the_database_is_intact(tm
     assert all(i * 60_000 in starts for i in range(committed))
     assert bars[committed - 1].volume == float(committed - 1)
     store.close()
+
+
+def test_block_prints_and_event_fields_round_trip_and_an_older_file_gains_the_columns(tmp_path):
+    import dataclasses
+
+    from virtuoso.domain.alerts import Change
+
+    path = tmp_path / "old.db"
+    # A file as the first release wrote it: no block/print columns, no event columns.
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE bars_1m (symbol TEXT NOT NULL, start_ms INTEGER NOT NULL, interval_s INTEGER NOT NULL,"
+        " open REAL, high REAL, low REAL, close REAL, volume REAL, turnover REAL, trade_count INTEGER,"
+        " buy_volume REAL, sell_volume REAL, open_interest REAL, funding_rate REAL, long_liq_volume REAL,"
+        " short_liq_volume REAL, simulated INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (symbol, start_ms));"
+        "CREATE TABLE alerts (id TEXT PRIMARY KEY, symbol TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,"
+        " score REAL NOT NULL, ts_event_ms INTEGER NOT NULL, evidence TEXT NOT NULL,"
+        " message TEXT NOT NULL DEFAULT '', simulated INTEGER NOT NULL DEFAULT 0);"
+        f"INSERT INTO bars_1m (symbol, start_ms, interval_s, close) VALUES ('BTCUSDT', {T0_MS}, 60, 1.0);"
+    )
+    old.commit()
+    old.close()
+    store = SqliteStore(path)
+    try:
+        (kept,) = store.read_bars("BTCUSDT", 0, 2**53)
+        assert kept.close == 1.0 and kept.block_volume == 0.0 and kept.max_print_volume == 0.0
+        b = bar_1m(T0_MS, symbol="ETHUSDT")._replace(block_volume=2.5, max_print_volume=7.0)
+        store.write_bars([b])
+        assert store.read_bars("ETHUSDT", 0, 2**53) == [b]
+        a = dataclasses.replace(alert(T0_MS, "ETHUSDT"), ts_start_ms=T0_MS - 60_000, change=Change.ESCALATED, direction=-1)
+        store.write_alerts([a])
+        (back,) = store.read_alerts(0, 2**53, ["ETHUSDT"])
+        assert (back.ts_start_ms, back.change, back.direction) == (T0_MS - 60_000, Change.ESCALATED, -1)
+    finally:
+        store.close()

@@ -3,7 +3,7 @@
 Measurements (documented in docs/storage.md):
 
 - ``bars_1m``: tag ``symbol``; time = ``start_ms``; float fields ``open high low close volume
-  turnover buy_volume sell_volume open_interest funding_rate long_liq_volume short_liq_volume``
+  turnover buy_volume sell_volume open_interest funding_rate long_liq_volume short_liq_volume block_volume max_print_volume``
   (always floats, NaN left out), int fields ``trade_count interval_s``, bool ``simulated``.
   Same symbol and start_ms is the same point, so a re-write overwrites it (an upsert).
 - ``alerts``: tags ``symbol`` and ``kind`` (bounded cardinality: watchlist x 6 kinds); time =
@@ -21,7 +21,7 @@ from functools import lru_cache
 from math import isfinite
 from typing import Any, Iterable, Mapping, Sequence
 
-from virtuoso.domain.alerts import Alert, AlertKind, Severity
+from virtuoso.domain.alerts import Alert, AlertKind, Change, Severity
 from virtuoso.domain.bars import Bar
 from virtuoso.storage.line_protocol import decode_tag_value, encode_tag_value, escape_key, format_line
 
@@ -30,7 +30,8 @@ ALERTS = "alerts"
 NAN = float("nan")
 
 _BAR_FLOATS = ("open", "high", "low", "close", "volume", "turnover", "buy_volume", "sell_volume",
-               "open_interest", "funding_rate", "long_liq_volume", "short_liq_volume")
+               "open_interest", "funding_rate", "long_liq_volume", "short_liq_volume", "block_volume",
+               "max_print_volume")
 
 
 def bar_line(bar: Bar) -> str:
@@ -40,7 +41,8 @@ def bar_line(bar: Bar) -> str:
     going through :func:`format_line`; the unit tests check both give the same line.
     """
     values = (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.turnover, bar.buy_volume, bar.sell_volume,
-              bar.open_interest, bar.funding_rate, bar.long_liq_volume, bar.short_liq_volume)
+              bar.open_interest, bar.funding_rate, bar.long_liq_volume, bar.short_liq_volume,
+              bar.block_volume, bar.max_print_volume)
     floats = ",".join([f"{k}={float(v)!r}" for k, v in zip(_BAR_FLOATS, values) if isfinite(v)])
     if floats:
         floats += ","
@@ -61,7 +63,8 @@ def alert_line(alert: Alert, written_ms: int) -> str:
     fields: list[tuple[str, Any]] = [
         ("id", str(alert.id)), ("severity", alert.severity.value), ("score", float(alert.score)),
         ("evidence", evidence), ("message", str(alert.message)), ("simulated", bool(alert.simulated)),
-        ("written_ms", int(written_ms)),
+        ("written_ms", int(written_ms)), ("ts_start_ms", int(alert.ts_start_ms)), ("change", alert.change.value),
+        ("direction", int(alert.direction)),
     ]
     return format_line(ALERTS, {"symbol": alert.symbol, "kind": alert.kind.value}, fields, int(alert.ts_event_ms))
 
@@ -80,6 +83,7 @@ def bar_from_record(rec: Mapping[str, Any]) -> Bar:
         open_interest=_f(rec.get("open_interest")), funding_rate=_f(rec.get("funding_rate")),
         long_liq_volume=_f(rec.get("long_liq_volume")), short_liq_volume=_f(rec.get("short_liq_volume")),
         simulated=bool(rec.get("simulated") or False),
+        block_volume=float(rec.get("block_volume") or 0.0), max_print_volume=float(rec.get("max_print_volume") or 0.0),
     )
 
 
@@ -90,7 +94,8 @@ def alert_from_record(rec: Mapping[str, Any]) -> tuple[int, Alert]:
         id=str(rec["id"]), symbol=str(rec["symbol"]), kind=AlertKind(rec["kind"]),
         severity=Severity(rec["severity"]), score=_f(rec.get("score")), ts_event_ms=int(rec["time"]),
         evidence=json.loads(evidence) if evidence else {}, message=str(rec.get("message") or ""),
-        simulated=bool(rec.get("simulated") or False),
+        simulated=bool(rec.get("simulated") or False), ts_start_ms=int(rec.get("ts_start_ms") or 0),
+        change=Change(rec.get("change") or "new"), direction=int(rec.get("direction") or 0),
     )
     return int(rec.get("written_ms") or 0), alert
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from virtuoso.domain.alerts import Alert, AlertKind, Severity
+from virtuoso.domain.alerts import Alert, AlertKind, Change, Severity
 from virtuoso.domain.bars import Bar
 
 NAN = float("nan")
@@ -32,26 +32,38 @@ CREATE TABLE IF NOT EXISTS bars_1m (
     open REAL, high REAL, low REAL, close REAL, volume REAL, turnover REAL, trade_count INTEGER,
     buy_volume REAL, sell_volume REAL, open_interest REAL, funding_rate REAL,
     long_liq_volume REAL, short_liq_volume REAL, simulated INTEGER NOT NULL DEFAULT 0,
+    block_volume REAL NOT NULL DEFAULT 0, max_print_volume REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (symbol, start_ms)
 );
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, symbol TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
     score REAL NOT NULL, ts_event_ms INTEGER NOT NULL, evidence TEXT NOT NULL,
-    message TEXT NOT NULL DEFAULT '', simulated INTEGER NOT NULL DEFAULT 0
+    message TEXT NOT NULL DEFAULT '', simulated INTEGER NOT NULL DEFAULT 0,
+    ts_start_ms INTEGER NOT NULL DEFAULT 0, change TEXT NOT NULL DEFAULT 'new',
+    direction INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts_event_ms);
 CREATE INDEX IF NOT EXISTS alerts_symbol_ts ON alerts (symbol, ts_event_ms);
 """
 
+# Columns added after the first release: a file written by an older version gains them on open
+# (``ALTER TABLE ... ADD COLUMN`` with the same default), so no stored row is lost.
+_ADDED_COLUMNS = {
+    "bars_1m": (("block_volume", "REAL NOT NULL DEFAULT 0"), ("max_print_volume", "REAL NOT NULL DEFAULT 0")),
+    "alerts": (("ts_start_ms", "INTEGER NOT NULL DEFAULT 0"), ("change", "TEXT NOT NULL DEFAULT 'new'"),
+               ("direction", "INTEGER NOT NULL DEFAULT 0")),
+}
+
 _BAR_COLS = ("symbol", "start_ms", "interval_s", "open", "high", "low", "close", "volume", "turnover",
              "trade_count", "buy_volume", "sell_volume", "open_interest", "funding_rate",
-             "long_liq_volume", "short_liq_volume", "simulated")
+             "long_liq_volume", "short_liq_volume", "simulated", "block_volume", "max_print_volume")
 _UPSERT_BAR = (
     f"INSERT INTO bars_1m ({', '.join(_BAR_COLS)}) VALUES ({', '.join('?' * len(_BAR_COLS))}) "
     "ON CONFLICT (symbol, start_ms) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _BAR_COLS[2:])
 )
-_ALERT_COLS = ("id", "symbol", "kind", "severity", "score", "ts_event_ms", "evidence", "message", "simulated")
+_ALERT_COLS = ("id", "symbol", "kind", "severity", "score", "ts_event_ms", "evidence", "message", "simulated",
+               "ts_start_ms", "change", "direction")
 _UPSERT_ALERT = (
     f"INSERT INTO alerts ({', '.join(_ALERT_COLS)}) VALUES ({', '.join('?' * len(_ALERT_COLS))}) "
     "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _ALERT_COLS[1:])
@@ -66,23 +78,25 @@ def _f(v: Any) -> float:
 def _bar_row(b: Bar) -> tuple[Any, ...]:
     return (b.symbol, b.start_ms, b.interval_s, b.open, b.high, b.low, b.close, b.volume, b.turnover,
             b.trade_count, b.buy_volume, b.sell_volume, b.open_interest, b.funding_rate,
-            b.long_liq_volume, b.short_liq_volume, int(b.simulated))
+            b.long_liq_volume, b.short_liq_volume, int(b.simulated), b.block_volume, b.max_print_volume)
 
 
 def _row_bar(r: Sequence[Any]) -> Bar:
     return Bar(r[0], int(r[1]), int(r[2]), _f(r[3]), _f(r[4]), _f(r[5]), _f(r[6]), _f(r[7]), _f(r[8]),
-               int(r[9] or 0), _f(r[10]), _f(r[11]), _f(r[12]), _f(r[13]), _f(r[14]), _f(r[15]), bool(r[16]))
+               int(r[9] or 0), _f(r[10]), _f(r[11]), _f(r[12]), _f(r[13]), _f(r[14]), _f(r[15]), bool(r[16]),
+               float(r[17] or 0.0), float(r[18] or 0.0))
 
 
 def _alert_row(a: Alert) -> tuple[Any, ...]:
     evidence = json.dumps(dict(a.evidence), default=str, separators=(",", ":"))
     return (a.id, a.symbol, a.kind.value, a.severity.value, float(a.score), int(a.ts_event_ms), evidence,
-            a.message, int(a.simulated))
+            a.message, int(a.simulated), int(a.ts_start_ms), a.change.value, int(a.direction))
 
 
 def _row_alert(r: Sequence[Any]) -> Alert:
     return Alert(id=r[0], symbol=r[1], kind=AlertKind(r[2]), severity=Severity(r[3]), score=float(r[4]),
-                 ts_event_ms=int(r[5]), evidence=json.loads(r[6]), message=r[7] or "", simulated=bool(r[8]))
+                 ts_event_ms=int(r[5]), evidence=json.loads(r[6]), message=r[7] or "", simulated=bool(r[8]),
+                 ts_start_ms=int(r[9] or 0), change=Change(r[10] or "new"), direction=int(r[11] or 0))
 
 
 class SqliteStore:
@@ -102,6 +116,7 @@ class SqliteStore:
         self.bars_written = 0
         self.alerts_written = 0
         self.migrate(SCHEMA)
+        self._add_missing_columns()
 
     # ------------------------------------------------------------------ connections
 
@@ -132,6 +147,15 @@ class SqliteStore:
         conn = self._conn()
         with conn:
             conn.executescript(ddl)
+
+    def _add_missing_columns(self) -> None:
+        conn = self._conn()
+        with conn:
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for name, decl in columns:
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     # ------------------------------------------------------------------ Store protocol
 
