@@ -81,13 +81,17 @@ def test_messages_from_a_source_reach_market_state_and_closed_bars_reach_the_sto
     assert not engine.ingestion_threads()
 
 
-def test_applied_thresholds_take_effect_at_once_and_survive_a_restart(tmp_path):
+def test_applied_thresholds_reach_the_detectors_and_survive_a_restart(tmp_path):
+    # The runner takes them at its next second boundary (tests/unit/test_detect_runner.py pins that),
+    # so an alert's evidence never names other thresholds than its level.
     settings = _settings(tmp_path)
     engine = Engine(settings, source=ListSource([]), store=MemoryStore()).start()
     try:
         changed = engine.thresholds().model_copy(update={"oi_min_pct": 7.5})
         engine.apply_thresholds(changed)
-        assert engine.detection.thresholds.oi_min_pct == 7.5
+        assert engine.thresholds().oi_min_pct == 7.5
+        assert engine.detection is not None
+        assert engine.detection.next_thresholds().oi_min_pct == 7.5
     finally:
         engine.stop()
     again = Engine(settings, source=ListSource([]), store=MemoryStore())

@@ -73,19 +73,25 @@ def _replay_finished(data: Path) -> bool:
 def test_engine_killed_mid_run_with_a_faulty_discord_delivers_every_alert_after_restart(tmp_path: Path) -> None:
     stream = tmp_path / "stream.jsonl"
     subprocess.run([sys.executable, "-m", "virtuoso.app.cli", "simulate", "--hours", "3", "--out", str(stream),
-                    "--seed", "11", "--symbols", SYMBOLS, "--episodes-per-hour", "2"],
+                    "--seed", "11", "--symbols", SYMBOLS, "--episodes-per-hour", "3"],
                    check=True, capture_output=True, cwd=tmp_path)
     data = tmp_path / "data"
     db = data / "virtuoso.db"
-    with DiscordReceiver(fault_rate=0.2, fault_retry_after_s=0.05, bucket_limit=2, bucket_reset_s=0.5) as r:
+    # Discord takes about one request a second, so the outbox runs ahead of it.
+    with DiscordReceiver(fault_rate=0.2, fault_retry_after_s=0.05, bucket_limit=2, bucket_reset_s=2.0) as r:
         env = {**os.environ, "VIRTUOSO_DATA_DIR": str(data), "VIRTUOSO_SOURCE": "replay",
                "VIRTUOSO_REPLAY__PATH": str(stream), "VIRTUOSO_SYMBOLS": SYMBOLS,
                "VIRTUOSO_DISCORD__WEBHOOK_URL": r.url, "VIRTUOSO_DISCORD__DIGEST_WINDOW_S": "0",
                "VIRTUOSO_DISCORD__REPOST_ON_HIGH": "false", "VIRTUOSO_DISCORD__CHART": "false",
-               "VIRTUOSO_RELAY__ENABLED": "false", "VIRTUOSO_TRADING__ENABLED": "false"}
+               "VIRTUOSO_RELAY__ENABLED": "false", "VIRTUOSO_TRADING__ENABLED": "false",
+               # A loose budget, low floors and no cooldown: many events from a short stream (this test
+               # is about delivery; detection's own rates are tested elsewhere).
+               "VIRTUOSO_DETECTION__WATCH_PER_DAY": "20", "VIRTUOSO_DETECTION__HIGH_PER_DAY": "5",
+               "VIRTUOSO_DETECTION__PRICE_MOVE_MIN_PCT": "0.1", "VIRTUOSO_DETECTION__OI_MIN_PCT": "0.1",
+               "VIRTUOSO_DETECTION__VOLUME_MIN_USD": "0", "VIRTUOSO_POLICY__COOLDOWN_S": "0"}
         first = _engine(env, tmp_path)
         try:
-            assert wait_for(lambda: len(_keys(r)) >= 5 and len(_outbox(db)[0]) >= 30, 120), "too few alerts"
+            assert wait_for(lambda: len(_keys(r)) >= 3 and len(_outbox(db)[0]) >= 6, 240), "too few alerts"
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(10)
@@ -100,7 +106,7 @@ def test_engine_killed_mid_run_with_a_faulty_discord_delivers_every_alert_after_
             def drained() -> bool:
                 k, posted, done = _outbox(db)
                 return _replay_finished(data) and done and k <= posted and set(_keys(r)) >= k
-            assert wait_for(drained, 180), "the backlog did not drain after the restart"
+            assert wait_for(drained, 300), "the backlog did not drain after the restart"
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(60)

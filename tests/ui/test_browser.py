@@ -132,13 +132,13 @@ def test_moving_a_slider_updates_the_backtest_preview(server, page):
     _open(page, server, "tuning")
     page.get_by_text("Flags with these thresholds").first.wait_for()
     before = _metric(page, "Flags with these thresholds")
-    # Both price_move sliders: the seeded day's returns are about 0.08 % a minute, so a looser sigma
-    # alone leaves the 0.8 % minimum move binding (the count then depends on the live hour alone).
-    for label, presses in (("Price move (sigma)", 8), ("Price move min", 7)):  # 6 -> 2 sigma, 0.8 -> 0.1 %
+    # A looser budget and a lower price floor: the seeded day's returns are about 0.08 % a minute, so
+    # a larger budget alone leaves the 0.5 % minimum move binding for price moves.
+    for label, key, presses in (("Watch (/day)", "ArrowRight", 60), ("Price move min", "ArrowLeft", 9)):
         thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
         thumb.focus()
-        for _ in range(presses):
-            thumb.press("ArrowLeft")
+        for _ in range(presses):  # 0.5 -> 3.5 watch events per symbol-day; 0.5 -> 0.05 %
+            thumb.press(key)
     page.get_by_text(re.compile("Unapplied changes: .*price_move_min_pct")).wait_for()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _metric(page, "Flags with these thresholds") == before:

@@ -114,6 +114,10 @@ class DetectionRunner:
         """New thresholds, taken at the start of the next second (calibration is kept)."""
         self._pending = thresholds
 
+    def next_thresholds(self) -> DetectionSettings:
+        """The thresholds the next second runs with (pending ones if set)."""
+        return self._pending if self._pending is not None else self.thresholds
+
     def _take_pending(self) -> None:
         th = self._pending
         if th is None:
