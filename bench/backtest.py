@@ -57,16 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     built_s = time.perf_counter() - t0
     th, pol = DetectionSettings(), AlertPolicySettings()
     backtest_flags(bars, th, pol)  # warm imports and caches
-    times, flags = [], []
+    times, cpu, flags = [], [], []
     for _ in range(args.runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         flags = backtest_flags(bars, th, pol)
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     n_bars = sum(len(v) for v in bars.values())
     print(f"backtest: {args.symbols} symbols x {args.hours:g} h = {n_bars:,} one-minute bars "
           f"(history built in {built_s:.0f} s)")
-    print(f"  best {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs "
+    print(f"  CPU  best {min(cpu) * 1000:.0f} ms, median {statistics.median(cpu) * 1000:.0f} ms over {args.runs} runs "
           f"(goal <= 250 ms); {len(flags)} flags")
+    print(f"  wall best {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms")
     return 0
 
 

@@ -48,16 +48,24 @@ def main() -> None:
             if sec % 10 == 0:
                 pipeline.on_message(ws_ticker(s, T0 + sec * 1000 + 200, 100.0, 1_000.0 + rng.random(),
                                               snapshot=(sec == 0)), 0)
-    took = []
+    took, cpu = [], []
     for sec in range(WARM_S, WARM_S + a.seconds):
         for s in symbols:
             pipeline.on_message(ws_trade(s, T0 + sec * 1000 + 100, 100.0 + rng.random(), 1.0, "Buy", i=sec), 0)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         runner.on_second(state, T0 + sec * 1000)
         took.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.thread_time() - c) * 1000)
     took.sort()
-    print(f"detection tick, {a.symbols} symbols: median {statistics.median(took):.2f} ms, "
-          f"p90 {took[int(0.9 * (len(took) - 1))]:.2f} ms over {a.seconds} seconds")
+    cpu.sort()
+
+    def p90(xs: list[float]) -> float:
+        return xs[int(0.9 * (len(xs) - 1))]
+
+    # CPU time is what the tick costs; wall time also counts waiting for a busy machine.
+    print(f"detection tick, {a.symbols} symbols over {a.seconds} seconds (goal <= 25 ms at 500):")
+    print(f"  CPU  median {statistics.median(cpu):.2f} ms, p90 {p90(cpu):.2f} ms")
+    print(f"  wall median {statistics.median(took):.2f} ms, p90 {p90(took):.2f} ms")
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ class DetectionSettings(_Section):
     or lowering a budget never adds an alert. The defaults are the 'balanced' preset.
     """
 
-    watch_per_day: float = threshold(0.5, unit="/day", lo=0.05, hi=20.0, step=0.05,
+    watch_per_day: float = threshold(1.0, unit="/day", lo=0.05, hi=20.0, step=0.05,
                                      doc="Alert budget: watch (or higher) events per symbol-day on a market without manipulation.")
     high_per_day: float = threshold(0.05, unit="/day", lo=0.005, hi=5.0, step=0.005,
                                     doc="Alert budget: high (or critical) events per symbol-day on a market without manipulation.")

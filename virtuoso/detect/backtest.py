@@ -155,11 +155,17 @@ def _prepare(bars_by_symbol: Mapping[str, Sequence[Bar]]) -> Prepared:
     low = close.rolling(16, min_periods=1).min()
     rise = ((close / low - 1.0) * 100.0).to_numpy()
     stats, fits = {}, {}
+    default_rates = budget_rates(DetectionSettings())
     for spec in STATS:
         # A live window reads seconds; here the nearest whole minutes (Window.seconds says which).
         st = compute(spec, windows, scales)
         stats[spec.name] = st
-        fits[spec.name] = fit_tails(st.T, spec.model)
+        # Live calibration leaves out the minutes inside an event; here, the minutes over the
+        # default watch level of a first fit (else an episode in a short history is its own tail).
+        first = fit_tails(st.T, spec.model).levels(default_rates[spec.name], spec.model.cluster_min)[:, 0]
+        with np.errstate(invalid="ignore"):
+            usual = np.where(st >= first[None, :], np.nan, st)
+        fits[spec.name] = fit_tails(usual.T, spec.model)
     market_stat, market_gate, market_fits = _market(windows, scales, market)
     return Prepared(ends, symbols, stats, windows, rise, scales, fits, market_stat, market_gate, market_fits)
 
