@@ -103,6 +103,7 @@ class StateSettings(_Section):
     retention_1s_s: int = Field(1_800, ge=60, le=86_400, description="Seconds of 1-second bars kept in memory.")
     retention_1m_min: int = Field(2_880, ge=60, le=43_200, description="Minutes of 1-minute bars kept in memory.")
     queue_max: int = Field(100_000, ge=1_000, description="Raw messages buffered between source and pipeline.")
+    price_band_pct: float = Field(25.0, ge=0, le=1_000, description="A trade or ticker more than this % away from its symbol's last accepted price is rejected and counted (health), never put in a bar; 0 turns the check off.")
 
 
 class StorageSettings(_Section):

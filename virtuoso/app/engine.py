@@ -140,6 +140,7 @@ class Engine:
         from virtuoso.ingest.bybit.parse import BybitParser
         from virtuoso.sinks.storage_writer import StoreWriter
         from virtuoso.state.market import MarketState
+        from virtuoso.state.price_band import PriceBand
         from virtuoso.app.pipeline import Pipeline
 
         s = self.settings
@@ -162,7 +163,8 @@ class Engine:
         self.detection = DetectionRunner(self._thresholds, s.policy, list(s.symbols), simulated=info.simulated)
         self.bus.subscribe_alerts("store", self.writer.submit_alerts)
         self.bus.subscribe_alerts("recent", self._remember_alerts)
-        self.pipeline = Pipeline(BybitParser(), self.state, self.detection, self.bus, self.clock)
+        self.pipeline = Pipeline(BybitParser(), self.state, self.detection, self.bus, self.clock,
+                                 price_band=PriceBand(s.state.price_band_pct))
         self.delivery = _build_delivery(s, self.bus, self, self.db_path, self.clock)
         if self.delivery is not None:
             self.delivery.start()

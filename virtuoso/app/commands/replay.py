@@ -108,6 +108,7 @@ def replay_file(
     from virtuoso.detect.runner import DetectionRunner
     from virtuoso.ingest.replay import read_meta
     from virtuoso.state.market import MarketState
+    from virtuoso.state.price_band import PriceBand
 
     clock = ManualClock()
     simulated = bool((read_meta(path) or {}).get("simulated")) if path.is_file() else False
@@ -116,7 +117,8 @@ def replay_file(
     if detection is None:
         detection = DetectionRunner(settings.detection, settings.policy, list(symbols), simulated=simulated)
     bus = AlertBus()
-    pipeline = Pipeline(parser_factory(), state, detection, bus, clock)
+    pipeline = Pipeline(parser_factory(), state, detection, bus, clock,
+                        price_band=PriceBand(settings.state.price_band_pct))
     out: IO[bytes] | None = None
     if alerts_out is not None:
         alerts_out.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +159,7 @@ def replay_file(
         "event_seconds": pipeline.seconds,
         "symbols": list(symbols),
         "simulated": simulated,
+        "price_rejected": pipeline.price_band.rejected_trades + pipeline.price_band.rejected_tickers,
     }
 
 
