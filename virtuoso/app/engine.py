@@ -32,6 +32,7 @@ from virtuoso.domain.alerts import Alert
 from virtuoso.domain.bars import Bar
 from virtuoso.domain.clock import Clock, SystemClock
 from virtuoso.ingest.base import Source
+from virtuoso.sinks.redact import protect_settings
 from virtuoso.state.snapshot import SymbolSnapshot
 from virtuoso.storage.base import Store
 
@@ -87,6 +88,7 @@ class Engine:
                 return self
             self._started = True
             Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
+            protect_settings(self.settings)  # before anything can log: no secret in any record
             logging.getLogger("virtuoso").addHandler(self._errors)
             # The pipeline thread is CPU-bound (a detection second holds the GIL for milliseconds);
             # with CPython's default 5 ms switch interval the delivery and relay threads wait
