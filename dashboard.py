@@ -15,7 +15,7 @@ from virtuoso.app.view import MonitorView
 from virtuoso.config import SettingsError, load_settings
 from virtuoso.ui import auth, components, fmt, keys, readers, runtime, tables
 
-st.set_page_config(page_title="Virtuoso", page_icon=":material/monitoring:", layout="wide")
+st.set_page_config(page_title="Virtuoso", page_icon=str(components.APP_ICON), layout="wide")
 
 
 def _stop_engine(engine: object) -> None:
@@ -91,11 +91,11 @@ def overview() -> None:
 # ---------------------------------------------------------------------------------- routing
 
 PAGES = [
-    ("pages/market.py", "Market", ":material/candlestick_chart:", "market"),
-    ("pages/alerts.py", "Alerts", ":material/notifications:", "alerts"),
-    ("pages/tuning.py", "Detection tuning", ":material/tune:", "tuning"),
-    ("pages/reports.py", "Reports", ":material/picture_as_pdf:", "reports"),
-    ("pages/health.py", "Health", ":material/monitor_heart:", "health"),
+    ("pages/market.py", "Market", components.NAV_ICONS["market"], "market"),
+    ("pages/alerts.py", "Alerts", components.NAV_ICONS["alerts"], "alerts"),
+    ("pages/tuning.py", "Detection tuning", components.NAV_ICONS["tuning"], "tuning"),
+    ("pages/reports.py", "Reports", components.NAV_ICONS["reports"], "reports"),
+    ("pages/health.py", "Health", components.NAV_ICONS["health"], "health"),
 ]
 
 
@@ -113,7 +113,7 @@ def main() -> None:
         st.navigation([st.Page(lambda: auth.login_form(password), title="Sign in", url_path="login")],
                       position="hidden").run()
         return
-    pages = [st.Page(overview, title="Overview", icon=":material/dashboard:", default=True)]
+    pages = [st.Page(overview, title="Overview", icon=components.NAV_ICONS["overview"], default=True)]
     pages += [st.Page(path, title=title, icon=icon, url_path=url) for path, title, icon, url in PAGES]
     nav = st.navigation(pages)
     runtime.follow_deep_link()

@@ -38,6 +38,7 @@ from virtuoso.ingest.bybit.frames import decode_frame  # noqa: E402
 from virtuoso.ingest.bybit.parse import BybitParser  # noqa: E402
 from virtuoso.ingest.simulator import SimMarket  # noqa: E402
 from virtuoso.state.market import MarketState  # noqa: E402
+from virtuoso.state.price_band import PriceBand  # noqa: E402
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"]
 START_MS = 1_736_121_600_000  # 2025-01-06 00:00 UTC
@@ -116,7 +117,8 @@ def parse_only(path: Path) -> int:
 
 def _pipeline() -> Pipeline:
     state = MarketState(SYMBOLS, retention_1s_s=1_800, retention_1m_min=2_880)
-    return Pipeline(BybitParser(), state, _NoDetection(), AlertBus(), ManualClock())
+    # The price band as production runs it (virtuoso.state.price_band: a check per trade and ticker).
+    return Pipeline(BybitParser(), state, _NoDetection(), AlertBus(), ManualClock(), price_band=PriceBand(25.0))
 
 
 def parse_state(path: Path) -> int:

@@ -10,11 +10,13 @@ so the dashboard can build a slider per threshold without a second list of them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Mapping
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -101,6 +103,7 @@ class StateSettings(_Section):
     retention_1s_s: int = Field(1_800, ge=60, le=86_400, description="Seconds of 1-second bars kept in memory.")
     retention_1m_min: int = Field(2_880, ge=60, le=43_200, description="Minutes of 1-minute bars kept in memory.")
     queue_max: int = Field(100_000, ge=1_000, description="Raw messages buffered between source and pipeline.")
+    price_band_pct: float = Field(25.0, ge=0, le=1_000, description="A trade or ticker more than this % away from its symbol's last accepted price is rejected and counted (health), never put in a bar; 0 turns the check off.")
 
 
 class StorageSettings(_Section):
@@ -228,15 +231,57 @@ class NoticeSettings(_Section):
     heartbeat_utc_hour: int | None = Field(None, ge=0, le=23, description="Send a daily heartbeat with the day's counts at this UTC hour; unset: off.")
 
 
-def check_delivery_settings(settings: "Settings") -> None:
-    """Cross-field and secret-URL checks, here rather than in validators: pydantic's error would
-    echo the rejected value, and these values are secrets."""
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value.strip())
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def relay_problem(relay: "RelaySettings") -> str | None:
+    """Why the relay may not run as set (open beyond loopback without a token), or None."""
+    if relay.enabled and relay.token is None and not _is_loopback(relay.host):
+        return (f"VIRTUOSO_RELAY__TOKEN: required when VIRTUOSO_RELAY__HOST is not a loopback address "
+                f"(got {relay.host.strip()!r}); set a token or bind 127.0.0.1")
+    return None
+
+
+def cross_field_problems(settings: "Settings") -> list[str]:
+    """Checks that span fields or judge secret values, one line each naming the variable.
+
+    Secret URLs are checked here rather than in field validators: pydantic's error would echo the
+    rejected value, and these values are secrets. :class:`Settings` runs this on construction, so
+    ``check``, ``run``, ``discord-test`` and the dashboard refuse exactly the same settings.
+    """
+    problems: list[str] = []
     for var, secret in (("VIRTUOSO_DISCORD__WEBHOOK_URL", settings.discord.webhook_url),
                         ("VIRTUOSO_WEBHOOK__URL", settings.webhook.url)):
-        if secret is not None and not secret.get_secret_value().startswith(("http://", "https://")):
-            raise SettingsError(f"{var}: expected an http:// or https:// URL (value not shown: it is a secret)")
+        if secret is not None and not _is_http_url(secret.get_secret_value()):
+            problems.append(f"{var}: expected an http:// or https:// URL (value not shown: it is a secret)")
     if settings.telegram.bot_token is not None and not settings.telegram.chat_id:
-        raise SettingsError("VIRTUOSO_TELEGRAM__CHAT_ID: required when VIRTUOSO_TELEGRAM__BOT_TOKEN is set")
+        problems.append("VIRTUOSO_TELEGRAM__CHAT_ID: required when VIRTUOSO_TELEGRAM__BOT_TOKEN is set")
+    relay = relay_problem(settings.relay)
+    if relay is not None:
+        problems.append(relay)
+    if settings.source == SourceKind.REPLAY and settings.replay.path is None:
+        problems.append("VIRTUOSO_REPLAY__PATH: required when VIRTUOSO_SOURCE=replay (a JSONL file)")
+    return problems
+
+
+def check_delivery_settings(settings: "Settings") -> None:
+    """Raise :class:`SettingsError` on the first cross-field problem (settings made without
+    validation, e.g. ``model_construct``, reach delivery too)."""
+    problems = cross_field_problems(settings)
+    if problems:
+        raise SettingsError(problems[0])
 
 
 # ------------------------------------------------------------------ end of the delivery block
@@ -311,6 +356,17 @@ class Settings(BaseSettings):
             return list(dict.fromkeys(v))
         return v
 
+    @model_validator(mode="after")
+    def _cross_field(self) -> "Settings":
+        problems = cross_field_problems(self)
+        if problems:
+            raise ValueError(_CROSS_FIELD_MARK + "\n".join(problems))
+        return self
+
+
+# Marks a model-level error whose text already names its variables (see load_settings).
+_CROSS_FIELD_MARK = "settings: "
+
 
 def _known_env_keys(model: type[BaseModel], prefix: str) -> set[str]:
     keys: set[str] = set()
@@ -362,7 +418,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         for name in unknown_env_keys(env, env_file)
     ]
     if problems:
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+        raise SettingsError("\n".join(problems))
     saved = dict(os.environ)
     try:
         if environ is not None:
@@ -370,16 +426,39 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             os.environ.update(env)
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            got = err.get("input")
-            shown = "" if isinstance(got, dict) else f", got {str(got)[:80]!r}"
-            lines.append(f"{_env_name(err['loc'])}: {err['msg']}{shown}")
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+        raise SettingsError(_one_line_each(exc)) from None
     finally:
         if environ is not None:
             os.environ.clear()
             os.environ.update(saved)
+
+
+def _secret_env_names(model: type[BaseModel], prefix: str = ENV_PREFIX) -> set[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name.upper()}"
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            names |= _secret_env_names(ann, key + "__")
+        elif "SecretStr" in repr(ann):
+            names.add(key)
+    return names
+
+
+def _one_line_each(exc: ValidationError) -> str:
+    """One line per problem, each starting with the variable; a secret's value is never echoed."""
+    secret_names = _secret_env_names(Settings)
+    lines: list[str] = []
+    for err in exc.errors():
+        msg = str(err["msg"])
+        if not err["loc"] and _CROSS_FIELD_MARK in msg:  # the model validator: already one line each
+            lines.extend(msg.split(_CROSS_FIELD_MARK, 1)[1].splitlines())
+            continue
+        name = _env_name(err["loc"])
+        got = err.get("input")
+        shown = "" if isinstance(got, (dict, BaseModel)) or name in secret_names else f", got {str(got)[:80]!r}"
+        lines.append(f"{name}: {msg}{shown}")
+    return "\n".join(lines)
 
 
 def redacted(settings: Settings) -> dict[str, Any]:

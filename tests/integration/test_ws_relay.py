@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -16,7 +17,7 @@ from tests.integration.test_paper_executor import snap
 from tests.state_factories import alert
 from virtuoso.alerting.bus import AlertBus
 from virtuoso.app.view import SourceInfo
-from virtuoso.config import Settings, SettingsError
+from virtuoso.config import RelaySettings, Settings, SettingsError
 from virtuoso.domain.clock import SystemClock
 from virtuoso.domain.trades import PaperTradeEvent, PositionSide, TradeAction
 from virtuoso.sinks.delivery import DeliveryService
@@ -211,8 +212,11 @@ def test_two_hundred_clients_all_receive_every_alert(relay: tuple[DeliveryServic
 
 
 def test_a_non_loopback_host_without_a_token_refuses_to_start(tmp_path: Path) -> None:
-    s = Settings(_env_file=None, data_dir=tmp_path, relay={"host": "0.0.0.0"})
+    with pytest.raises(ValidationError, match="VIRTUOSO_RELAY__TOKEN"):
+        Settings(_env_file=None, data_dir=tmp_path, relay={"host": "0.0.0.0"})
+    unchecked = Settings.model_construct(**{**dict(Settings(_env_file=None, data_dir=tmp_path)),
+                                            "relay": RelaySettings(host="0.0.0.0")})
     with pytest.raises(SettingsError, match="VIRTUOSO_RELAY__TOKEN"):
-        DeliveryService(s, AlertBus(), View(), tmp_path / "v.db", SystemClock())
+        DeliveryService(unchecked, AlertBus(), View(), tmp_path / "v.db", SystemClock())
     ok = Settings(_env_file=None, data_dir=tmp_path, relay={"host": "0.0.0.0", "token": "t"})
     DeliveryService(ok, AlertBus(), View(), tmp_path / "v.db", SystemClock())  # constructs; not started

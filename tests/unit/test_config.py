@@ -101,3 +101,33 @@ def test_env_example_documents_every_setting_and_matches_the_model():
 def test_readme_settings_table_matches_the_model():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert markdown_table() in readme, "regenerate the table: python -m virtuoso.app.envdoc markdown"
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"VIRTUOSO_DISCORD__WEBHOOK_URL": "notaurl"}, "VIRTUOSO_DISCORD__WEBHOOK_URL"),
+    ({"VIRTUOSO_DISCORD__WEBHOOK_URL": "https://"}, "VIRTUOSO_DISCORD__WEBHOOK_URL"),
+    ({"VIRTUOSO_RELAY__HOST": "0.0.0.0"}, "VIRTUOSO_RELAY__TOKEN"),
+    ({"VIRTUOSO_TELEGRAM__BOT_TOKEN": "123:abc"}, "VIRTUOSO_TELEGRAM__CHAT_ID"),
+    ({"VIRTUOSO_SOURCE": "replay"}, "VIRTUOSO_REPLAY__PATH"),
+])
+def test_check_run_and_the_settings_object_refuse_the_same_settings_with_one_line(tmp_path, env, variable):
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VIRTUOSO_DATA_DIR": str(tmp_path / "data"),
+            "VIRTUOSO_SOURCE": "simulator"}
+    with pytest.raises(SettingsError) as err:
+        load_settings({**base, **env}, env_file=None)
+    assert str(err.value).startswith(variable + ":") and "\n" not in str(err.value)
+    for command in (["check"], ["run", "--seconds", "1"]):
+        done = subprocess.run([sys.executable, "-m", "virtuoso.app.cli", *command], env={**base, **env},
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(variable + ":"), (command, done.stderr)
+    assert "notaurl" not in str(err.value) and "abc" not in str(err.value)
+
+
+def test_a_loopback_relay_and_a_relay_with_a_token_are_accepted():
+    assert load_settings({"VIRTUOSO_RELAY__HOST": "localhost"}, env_file=None).relay.host == "localhost"
+    assert load_settings({"VIRTUOSO_RELAY__HOST": "::1"}, env_file=None).relay.host == "::1"
+    s = load_settings({"VIRTUOSO_RELAY__HOST": "0.0.0.0", "VIRTUOSO_RELAY__TOKEN": "t0ken"}, env_file=None)
+    assert s.relay.token is not None
+    assert load_settings({"VIRTUOSO_RELAY__HOST": "0.0.0.0", "VIRTUOSO_RELAY__ENABLED": "false"}, env_file=None)

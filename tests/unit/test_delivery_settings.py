@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from virtuoso.config import SettingsError, check_delivery_settings, load_settings, redacted
+from virtuoso.config import Settings, SettingsError, WebhookSettings, check_delivery_settings, load_settings, redacted
 
 
 def test_a_bad_secret_url_is_refused_without_showing_it() -> None:
-    s = load_settings({"VIRTUOSO_WEBHOOK__URL": "ftp://host/token-xyz-123"}, env_file=None)
+    with pytest.raises(SettingsError) as err:
+        load_settings({"VIRTUOSO_WEBHOOK__URL": "ftp://host/token-xyz-123"}, env_file=None)
+    assert str(err.value).startswith("VIRTUOSO_WEBHOOK__URL:") and "token-xyz-123" not in str(err.value)
+
+
+def test_settings_built_without_validation_are_still_checked_before_delivery() -> None:
+    s = Settings.model_construct(**{**dict(load_settings({}, env_file=None)),
+                                    "webhook": WebhookSettings(url="ftp://host/token-xyz-123")})
     with pytest.raises(SettingsError) as err:
         check_delivery_settings(s)
     assert "VIRTUOSO_WEBHOOK__URL" in str(err.value) and "token-xyz-123" not in str(err.value)
 
 
 def test_a_telegram_token_needs_a_chat_and_is_a_secret() -> None:
-    s = load_settings({"VIRTUOSO_TELEGRAM__BOT_TOKEN": "123:abc-secret"}, env_file=None)
-    with pytest.raises(SettingsError, match="VIRTUOSO_TELEGRAM__CHAT_ID"):
-        check_delivery_settings(s)
+    with pytest.raises(SettingsError, match="VIRTUOSO_TELEGRAM__CHAT_ID") as err:
+        load_settings({"VIRTUOSO_TELEGRAM__BOT_TOKEN": "123:abc-secret"}, env_file=None)
+    assert "abc-secret" not in str(err.value)
     ok = load_settings({"VIRTUOSO_TELEGRAM__BOT_TOKEN": "123:abc-secret", "VIRTUOSO_TELEGRAM__CHAT_ID": "-100123"},
                        env_file=None)
     check_delivery_settings(ok)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,32 @@ def test_replay_command_symbols_option_limits_the_watchlist(tmp_path, monkeypatc
     f = write_jsonl(tmp_path / "r.jsonl", small_stream(5))
     assert cli.main(["replay", str(f), "--symbols", "ethusdt"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["symbols"] == ["ETHUSDT"]
+
+
+class _AlertOnceRunner:
+    """Stands in for the DetectionRunner the command builds: one alert carrying the label it was given."""
+
+    def __init__(self, thresholds: Any, policy: Any, symbols: list[str], simulated: bool = False) -> None:
+        self.simulated = simulated
+        self.sent = False
+
+    def on_second(self, state: Any, ts_ms: int) -> list[Alert]:
+        if self.sent:
+            return []
+        self.sent = True
+        return [dataclasses.replace(alert(ts_ms), simulated=self.simulated)]
+
+
+@pytest.mark.parametrize("meta, expected", [({"op": "virtuoso_meta", "simulated": True, "seed": 3}, True), (None, False)])
+def test_replay_alerts_out_labels_alerts_simulated_exactly_when_the_file_says_so(tmp_path, monkeypatch, capsys,
+                                                                                 meta, expected):
+    import virtuoso.detect.runner as runner
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner, "DetectionRunner", _AlertOnceRunner)
+    f = write_jsonl(tmp_path / "r.jsonl", ([meta] if meta else []) + small_stream(5))
+    out = tmp_path / "alerts.jsonl"
+    assert cli.main(["replay", str(f), "--alerts-out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows and all(r["simulated"] is expected for r in rows)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["simulated"] is expected

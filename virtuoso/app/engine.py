@@ -32,6 +32,7 @@ from virtuoso.domain.alerts import Alert
 from virtuoso.domain.bars import Bar
 from virtuoso.domain.clock import Clock, SystemClock
 from virtuoso.ingest.base import Source
+from virtuoso.sinks.redact import protect_settings
 from virtuoso.state.snapshot import SymbolSnapshot
 from virtuoso.storage.base import Store
 
@@ -87,6 +88,7 @@ class Engine:
                 return self
             self._started = True
             Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
+            protect_settings(self.settings)  # before anything can log: no secret in any record
             logging.getLogger("virtuoso").addHandler(self._errors)
             # The pipeline thread is CPU-bound (a detection second holds the GIL for milliseconds);
             # with CPython's default 5 ms switch interval the delivery and relay threads wait
@@ -140,6 +142,7 @@ class Engine:
         from virtuoso.ingest.bybit.parse import BybitParser
         from virtuoso.sinks.storage_writer import StoreWriter
         from virtuoso.state.market import MarketState
+        from virtuoso.state.price_band import PriceBand
         from virtuoso.app.pipeline import Pipeline
 
         s = self.settings
@@ -162,7 +165,8 @@ class Engine:
         self.detection = DetectionRunner(self._thresholds, s.policy, list(s.symbols), simulated=info.simulated)
         self.bus.subscribe_alerts("store", self.writer.submit_alerts)
         self.bus.subscribe_alerts("recent", self._remember_alerts)
-        self.pipeline = Pipeline(BybitParser(), self.state, self.detection, self.bus, self.clock)
+        self.pipeline = Pipeline(BybitParser(), self.state, self.detection, self.bus, self.clock,
+                                 price_band=PriceBand(s.state.price_band_pct))
         self.delivery = _build_delivery(s, self.bus, self, self.db_path, self.clock)
         if self.delivery is not None:
             self.delivery.start()

@@ -4,7 +4,9 @@
 and logged (once per kind of failure burst) and the next message goes on. Detection runs when
 event time crosses a whole second: first ``state.advance_to(sec_ms)`` closes every symbol's
 bars before that second, then ``detection.on_second(state, sec_ms)``. A jump of more than
-``max_catchup_s`` seconds runs detection only for the last ``max_catchup_s`` seconds.
+``max_catchup_s`` seconds runs detection only for the last ``max_catchup_s`` seconds. With a
+``price_band`` (:class:`virtuoso.state.price_band.PriceBand`), trades and tickers far from their
+symbol's market are dropped and counted before they reach the state.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Pipeline:
     """Feeds one message at a time through parse, state and detection; publishes alerts."""
 
     def __init__(self, parser: Parser, state: StateSink, detection: Detection, bus: AlertBus, clock: Clock,
-                 max_catchup_s: int = MAX_CATCHUP_S) -> None:
+                 max_catchup_s: int = MAX_CATCHUP_S, price_band: Any = None) -> None:
         self.parser = parser
         self.state = state
         self._parse = parser.parse  # bound once: looked up for every message otherwise
@@ -51,6 +53,8 @@ class Pipeline:
         self.bus = bus
         self.clock = clock
         self.max_catchup_s = max(1, int(max_catchup_s))
+        self.price_band = price_band
+        self._screen = price_band.screen if price_band is not None and price_band.enabled else None
         self.messages = 0
         self.events = 0
         self.alerts = 0
@@ -113,7 +117,11 @@ class Pipeline:
             self._apply_run(run)
         self.last_event_ms = newest
 
-    def _apply_run(self, events: list[Event]) -> None:
+    def _apply_run(self, events: Sequence[Event]) -> None:
+        if self._screen is not None:
+            events = self._screen(events)
+            if not events:
+                return
         failed = self._apply_many(events)
         self.events += len(events)
         if failed:
@@ -190,6 +198,7 @@ class Pipeline:
             "msgs_per_s": round(self._msgs_per_s, 1),
             "last_event_ms": self.last_event_ms,
             "lag_ms": round(self.last_lag_ms, 1),
+            **(self.price_band.stats() if self.price_band is not None else {}),
         }
 
 

@@ -24,7 +24,6 @@ broadcast to everyone; only clients that asked for history (a subscription with 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections import deque
 from typing import Any, Callable
@@ -34,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 
 from virtuoso.alerting import relay_protocol as proto
 from virtuoso.alerting.outbox import Outbox, OutboxItem
-from virtuoso.config import RelaySettings, SettingsError
+from virtuoso.config import RelaySettings, SettingsError, relay_problem
 from virtuoso.domain.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -44,19 +43,11 @@ CLOSE_TIMEOUT_S = 1.0
 
 
 def check_relay_settings(settings: RelaySettings) -> None:
-    """Refuse to expose the relay beyond loopback without a token."""
-    if not settings.enabled or settings.token is not None:
-        return
-    host = settings.host.strip()
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise SettingsError(
-            f"VIRTUOSO_RELAY__TOKEN: required when VIRTUOSO_RELAY__HOST is not a loopback address (got {host!r}); "
-            "set a token or bind 127.0.0.1"
-        )
+    """Refuse to expose the relay beyond loopback without a token (the settings' own check, for
+    settings built without validation)."""
+    problem = relay_problem(settings)
+    if problem is not None:
+        raise SettingsError(problem)
 
 
 class _Client:

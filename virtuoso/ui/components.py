@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import streamlit as st
@@ -12,6 +13,13 @@ from virtuoso.app.view import MonitorView
 from virtuoso.ui import fmt, keys
 
 log = logging.getLogger("virtuoso.ui")
+
+# The browser tab's icon, shipped in the package: Streamlit's frontend turns a ``:material/...:``
+# page icon into an SVG fetched from fonts.gstatic.com, and a local tool makes no outside request.
+APP_ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+# Navigation icons are plain emoji: no ``:material/...:`` name anywhere, so no page can reach the
+# font CDN through an icon (tests/ui/test_local_assets.py keeps it so).
+NAV_ICONS = {"overview": "🏠", "market": "📈", "alerts": "🔔", "tuning": "🎚️", "reports": "📄", "health": "🩺"}
 
 
 @contextmanager

@@ -61,12 +61,14 @@ def pipeline_lines(messages: Iterable[tuple[dict[str, Any], int]], symbols: Sequ
     from virtuoso.domain.clock import ManualClock
     from virtuoso.ingest.bybit.parse import BybitParser
     from virtuoso.state.market import MarketState
+    from virtuoso.state.price_band import PriceBand
 
     state = MarketState(list(symbols), settings.state.retention_1s_s, settings.state.retention_1m_min)
     runner = DetectionRunner(settings.detection, settings.policy, list(symbols), simulated=simulated)
     bus, alerts = AlertBus(), []
     bus.subscribe_alerts("evaluate", alerts.extend)
-    pipeline = Pipeline(BybitParser(), state, runner, bus, ManualClock())
+    pipeline = Pipeline(BybitParser(), state, runner, bus, ManualClock(),
+                        price_band=PriceBand(settings.state.price_band_pct))
     on_message = pipeline.on_message
     for msg, ts_ms in messages:
         on_message(msg, ts_ms * 1_000_000)

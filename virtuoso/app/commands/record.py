@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.minutes <= 0:
         print("record: --minutes must be positive", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

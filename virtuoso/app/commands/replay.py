@@ -3,7 +3,8 @@
 One Bybit v5 public WebSocket message per line, exactly as Bybit sends it. Time comes from the
 messages (a :class:`ManualClock` set to each message's ``ts``), so a replay is deterministic and
 runs as fast as possible unless ``--pace``. Alerts go to ``--alerts-out`` as JSONL; the last line
-on stdout is a one-line JSON summary. Exit codes: 0 ok, 1 unreadable file, 2 bad settings/usage.
+on stdout is a one-line JSON summary. A file written by ``virtuoso simulate`` (its meta line says
+``"simulated": true``) gives alerts labelled simulated, as ``virtuoso run`` on the same file does. Exit codes: 0 ok, 1 unreadable file, 2 bad settings/usage.
 """
 
 from __future__ import annotations
@@ -105,14 +106,19 @@ def replay_file(
     """
     from virtuoso.app.pipeline import Pipeline
     from virtuoso.detect.runner import DetectionRunner
+    from virtuoso.ingest.replay import read_meta
     from virtuoso.state.market import MarketState
+    from virtuoso.state.price_band import PriceBand
 
     clock = ManualClock()
-    state = MarketState(list(symbols), settings.state.retention_1s_s, settings.state.retention_1m_min)
+    simulated = bool((read_meta(path) or {}).get("simulated")) if path.is_file() else False
+    state = MarketState(list(symbols), settings.state.retention_1s_s, settings.state.retention_1m_min,
+                        simulated=simulated)
     if detection is None:
-        detection = DetectionRunner(settings.detection, settings.policy, list(symbols), simulated=False)
+        detection = DetectionRunner(settings.detection, settings.policy, list(symbols), simulated=simulated)
     bus = AlertBus()
-    pipeline = Pipeline(parser_factory(), state, detection, bus, clock)
+    pipeline = Pipeline(parser_factory(), state, detection, bus, clock,
+                        price_band=PriceBand(settings.state.price_band_pct))
     out: IO[bytes] | None = None
     if alerts_out is not None:
         alerts_out.parent.mkdir(parents=True, exist_ok=True)
@@ -152,6 +158,8 @@ def replay_file(
         "msgs_per_s": round(pipeline.messages / seconds, 1) if seconds > 0 else 0.0,
         "event_seconds": pipeline.seconds,
         "symbols": list(symbols),
+        "simulated": simulated,
+        "price_rejected": pipeline.price_band.rejected_trades + pipeline.price_band.rejected_tickers,
     }
 
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -51,6 +51,7 @@ class _Link:
         self._emit_ref = emit_ref
         self._wake = wake
         self.topics = topics_for(settings.symbols, b.orderbook_depth)
+        self._subscribed = frozenset(self.topics)
         self.url = b.ws_url
         self._ping_interval_s = max(2, int(b.ping_interval_s))
         self._ping_timeout_s = max(1, min(int(b.ping_interval_s) - 1, 10))
@@ -63,7 +64,10 @@ class _Link:
         self.pongs = 0
         self.acked: set[str] = set()
         self.rejected: dict[str, str] = {}
+        # Subscribed topics only: a frame on any other topic is counted, never given a row, so a
+        # server (or a bug) sending endless new topic names cannot grow health without bound.
         self._last_by_topic: dict[str, int] = {}
+        self.unsubscribed_topic_messages = 0
         self._last_data_mono: float | None = None
         self._last_data_ms: int | None = None
         self._first_since_connect: int | None = None
@@ -128,7 +132,10 @@ class _Link:
             self._last_data_mono = time.monotonic()
             self._last_data_ms = ts_ms
             with self._lock:
-                self._last_by_topic[topic] = ts_ms
+                if topic in self._subscribed:
+                    self._last_by_topic[topic] = ts_ms
+                else:
+                    self.unsubscribed_topic_messages += 1
                 if self._first_since_connect is None:
                     self._first_since_connect = ts_ms
                 sec = ts_ms // 1000
@@ -184,6 +191,7 @@ class _Link:
             "topics_acked": acked,
             "topics_rejected": rejected,
             "last_message_age_s": ages,
+            "unsubscribed_topic_messages": self.unsubscribed_topic_messages,
             "messages": self.messages,
             "data_messages": self.data_messages,
             "messages_per_s": round(recent / _RATE_WINDOW_S, 2),
