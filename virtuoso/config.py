@@ -291,7 +291,7 @@ class Settings(BaseSettings):
         SourceKind.AUTO, description="auto (Bybit, else the simulator with a visible reason), bybit, simulator or replay."
     )
     symbols: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_SYMBOLS), description="Watchlist of Bybit linear perpetuals, comma-separated."
+        default_factory=lambda: list(DEFAULT_SYMBOLS), description="Watchlist of Bybit linear perpetuals, comma-separated, or all (every USDT perpetual that trades, followed as Bybit lists and delists)."
     )
     data_dir: Path = Field(Path("data"), description="Embedded database, persisted thresholds, health.json, reports.")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR.")

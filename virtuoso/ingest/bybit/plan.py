@@ -81,11 +81,13 @@ class SubscriptionPlan:
         added: Changes = {}
         for s in sorted(new - old):
             if self.book_topic(s) not in self._conn_of:
-                self._place([self.book_topic(s)], added)
+                self._place([self.book_topic(s)], added, prefer=self._conn_of.get(f"tickers.{s}"))
         return added, gone
 
-    def _place(self, group: list[str], out: Changes) -> None:
+    def _place(self, group: list[str], out: Changes, prefer: int | None = None) -> None:
         room = [i for i, c in enumerate(self.connections) if len(c) + len(group) <= self.per_connection]
+        if prefer in room:  # next to the symbol's other topics
+            room.insert(0, prefer)  # type: ignore[arg-type]
         if room:
             i = room[0]
         elif len(group) > self.per_connection:  # more than one connection holds: one topic at a time
