@@ -91,6 +91,7 @@ def overview() -> None:
 # ---------------------------------------------------------------------------------- routing
 
 PAGES = [
+    ("pages/scanner.py", "Scanner", ":material/radar:", "scanner"),
     ("pages/market.py", "Market", ":material/candlestick_chart:", "market"),
     ("pages/alerts.py", "Alerts", ":material/notifications:", "alerts"),
     ("pages/tuning.py", "Detection tuning", ":material/tune:", "tuning"),

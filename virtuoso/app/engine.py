@@ -376,6 +376,17 @@ class Engine:
     def composite_scores(self) -> dict[str, float]:
         return {} if self.detection is None else self.detection.composite_scores()
 
+    def scanner_rows(self) -> list[Any]:
+        """Every followed symbol's Scanner row, worst first (:mod:`virtuoso.app.scanner`)."""
+        from virtuoso.app.scanner import ALERT_LOOKBACK_MS, BARS_NEEDED, scanner_rows
+
+        if self.state is None:
+            return []
+        symbols = self.symbols()
+        bars = {s: self.state.bars_1m(s, BARS_NEEDED) for s in symbols}
+        alerts = self.alerts(self.clock.now_ms() - ALERT_LOOKBACK_MS)
+        return scanner_rows(symbols, self.state.snapshots(), bars, self.composite_scores(), alerts)
+
     def thresholds(self) -> DetectionSettings:
         return self._thresholds
 
