@@ -91,6 +91,7 @@ def overview() -> None:
 # ---------------------------------------------------------------------------------- routing
 
 PAGES = [
+    ("pages/scanner.py", "Scanner", components.NAV_ICONS["scanner"], "scanner"),
     ("pages/market.py", "Market", components.NAV_ICONS["market"], "market"),
     ("pages/alerts.py", "Alerts", components.NAV_ICONS["alerts"], "alerts"),
     ("pages/tuning.py", "Detection tuning", components.NAV_ICONS["tuning"], "tuning"),

@@ -10,9 +10,19 @@ stream in the documented formats: ``tickers.{S}`` (snapshot, then deltas carryin
 that changed), ``publicTrade.{S}``, ``allLiquidation.{S}``, ``orderbook.50.{S}`` (snapshot, then
 deltas; a fresh snapshot every ``book_snapshot_every`` ticks, as Bybit sends after a reset).
 
+``{"op":"unsubscribe",..}`` drops topics. Bybit's public limits are enforced
+(https://bybit-exchange.github.io/docs/v5/ws/connect): a request with more than
+``max_args_per_request`` (10) args, or one that would take a connection past
+``max_args_chars`` (21,000 characters of args) or ``max_topics_per_connection``, is refused with
+``success: false``; refusals are counted in ``limit_rejections``.
+
 REST with Bybit's ``retCode/retMsg/result/retExtInfo/time`` envelope: ``/v5/market/time``,
 ``/v5/market/kline`` (newest first, ``start``/``end``/``limit``), ``/v5/market/open-interest``
-(``intervalTime``, ``nextPageCursor`` paging). Prices are a deterministic function of time.
+(``intervalTime``, ``nextPageCursor`` paging), ``/v5/market/instruments-info`` (every symbol as a
+``LinearPerpetual`` USDT contract, plus ``extra_instruments``; pages of at most
+``instruments_page_max`` items linked by ``nextPageCursor``) and ``/v5/market/tickers``.
+:meth:`list_instrument` and :meth:`delist_instrument` change the listing while it runs.
+Prices are a deterministic function of time.
 
 Fault switches: :meth:`drop_all`, :meth:`set_stale`, :meth:`refuse_for` (upgrade requests get
 HTTP 503 and are counted), :meth:`send_malformed`, :meth:`fail_rest` (retCode or HTTP status for
@@ -107,8 +117,20 @@ class BybitServer:
         seed: int = 7,
         book_snapshot_every: int = 40,
         port: int = 0,
+        instruments_page_max: int = 1000,
+        max_args_per_request: int = 10,
+        max_args_chars: int = 21_000,
+        max_topics_per_connection: int | None = None,
+        extra_instruments: tuple[dict[str, str], ...] = (),
     ) -> None:
-        self.symbols = symbols
+        self.symbols = tuple(symbols)
+        self.instruments_page_max = instruments_page_max
+        self.max_args_per_request = max_args_per_request
+        self.max_args_chars = max_args_chars
+        self.max_topics_per_connection = max_topics_per_connection
+        self.extra_instruments = list(extra_instruments)
+        self.limit_rejections = 0
+        self.max_args_seen = 0
         self.interval_s = interval_s
         self.auto_stream = auto_stream
         self.book_snapshot_every = book_snapshot_every
@@ -194,6 +216,8 @@ class BybitServer:
         app.router.add_get("/v5/market/time", self._time)
         app.router.add_get("/v5/market/kline", self._kline)
         app.router.add_get("/v5/market/open-interest", self._open_interest)
+        app.router.add_get("/v5/market/instruments-info", self._instruments)
+        app.router.add_get("/v5/market/tickers", self._tickers)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -265,6 +289,20 @@ class BybitServer:
 
         self._call(go())
 
+    def list_instrument(self, symbol: str) -> None:
+        """A new listing: in instruments-info from now on, and streamed to whoever subscribes."""
+        if symbol not in self._markets:
+            self._markets[symbol] = _Market(symbol, 100.0, random.Random(len(self._markets)))
+            self.symbols = (*self.symbols, symbol)
+
+    def delist_instrument(self, symbol: str) -> None:
+        """A delisting: gone from instruments-info, and its topics fall silent."""
+        self._markets.pop(symbol, None)
+        self.symbols = tuple(s for s in self.symbols if s != symbol)
+
+    def topics_per_connection(self) -> list[int]:
+        return [len(c.topics) for c in list(self._conns)]
+
     @property
     def open_connections(self) -> int:
         return len(self._conns)
@@ -319,10 +357,15 @@ class BybitServer:
         elif op == "subscribe":
             self.subscribe_requests += 1
             args = req.get("args") if isinstance(req.get("args"), list) else []
+            self.max_args_seen = max(self.max_args_seen, len(args))
             bad = [a for a in args if not isinstance(a, str) or not _TOPIC_RE.match(a)]
             dup = [a for a in args if a in c.topics]
-            ack: dict[str, Any] = {"success": not bad and not dup, "ret_msg": "", "conn_id": c.conn_id, "op": "subscribe"}
-            if bad:
+            over = self._over_limit(c, args)
+            ack: dict[str, Any] = {"success": not bad and not dup and not over, "ret_msg": "", "conn_id": c.conn_id, "op": "subscribe"}
+            if over:
+                self.limit_rejections += 1
+                ack["ret_msg"] = over
+            elif bad:
                 ack["ret_msg"] = f"error:handler not found,topic:{bad[0]}"
             elif dup:
                 ack["ret_msg"] = f"error:already subscribed,topic:{dup[0]}"
@@ -333,6 +376,24 @@ class BybitServer:
                 c.topics.update(args)
                 for topic in args:
                     await self._initial(c, topic)
+        elif op == "unsubscribe":
+            args = [a for a in (req.get("args") or []) if isinstance(a, str)]
+            c.topics.difference_update(args)
+            ack = {"success": True, "ret_msg": "", "conn_id": c.conn_id, "op": "unsubscribe"}
+            if req_id is not None:
+                ack["req_id"] = req_id
+            await self._send(c, json.dumps(ack))
+
+    def _over_limit(self, c: _Conn, args: list[Any]) -> str:
+        """Why Bybit's public limits refuse this subscribe request ("" when they do not)."""
+        if len(args) > self.max_args_per_request:
+            return f"error:args size >{self.max_args_per_request}"
+        after = c.topics | {a for a in args if isinstance(a, str)}
+        if self.max_topics_per_connection is not None and len(after) > self.max_topics_per_connection:
+            return f"error:too many topics on one connection (>{self.max_topics_per_connection})"
+        if len(json.dumps(sorted(after))) > self.max_args_chars:
+            return f"error:args length >{self.max_args_chars} characters on one connection"
+        return ""
 
     async def _initial(self, c: _Conn, topic: str) -> None:
         if self.stale or not self.auto_stream:
@@ -344,7 +405,10 @@ class BybitServer:
             await self._send_book(c, topic, symbol, snapshot=True)
 
     async def _send_ticker(self, c: _Conn, symbol: str, *, snapshot: bool) -> None:
-        full = self._markets[symbol].ticker()
+        market = self._markets.get(symbol)
+        if market is None:
+            return
+        full = market.ticker()
         sent = c.sent_ticker.get(symbol)
         if snapshot or sent is None:
             data, typ = full, "snapshot"
@@ -359,7 +423,10 @@ class BybitServer:
 
     async def _send_book(self, c: _Conn, topic: str, symbol: str, *, snapshot: bool) -> None:
         depth = int(topic.split(".")[1])
-        p, rng = self._markets[symbol].price, c.rng
+        market = self._markets.get(symbol)
+        if market is None:
+            return
+        p, rng = market.price, c.rng
         u = c.book_u.get(topic, 0) + 1
         c.book_u[topic] = u
         if snapshot:
@@ -389,7 +456,7 @@ class BybitServer:
                     await self._send(c, frame)
             if not self.auto_stream:
                 continue
-            for m in self._markets.values():
+            for m in list(self._markets.values()):
                 m.step()
             for c in list(self._conns):
                 c.ticks += 1
@@ -488,6 +555,41 @@ class BybitServer:
         nxt = base64.b64encode(f"page={offset + limit}".encode()).decode() if offset + limit < len(points) else ""
         items = [{"openInterest": f"{oi_value(symbol, t):.8f}", "timestamp": str(t)} for t in page]
         return self._envelope({"symbol": symbol, "category": "linear", "list": items, "nextPageCursor": nxt})
+
+    async def _instruments(self, request: web.Request) -> web.Response:
+        fail = self._failure(request)
+        if fail is not None:
+            return fail
+        q = request.query
+        if q.get("category") != "linear":
+            return self._envelope({}, 10001, "params error")
+        items = [{"symbol": s, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": s[:-4],
+                  "quoteCoin": "USDT", "settleCoin": "USDT", "priceScale": "2"} for s in self.symbols]
+        items += self.extra_instruments
+        limit = min(max(self._int(q, "limit") or 500, 1), 1000, self.instruments_page_max)
+        cursor = q.get("cursor") or ""
+        offset = int(base64.b64decode(cursor).decode().split("=")[1]) if cursor else 0
+        page = items[offset : offset + limit]
+        nxt = base64.b64encode(f"offset={offset + limit}".encode()).decode() if offset + limit < len(items) else ""
+        return self._envelope({"category": "linear", "list": page, "nextPageCursor": nxt})
+
+    async def _tickers(self, request: web.Request) -> web.Response:
+        fail = self._failure(request)
+        if fail is not None:
+            return fail
+        rows = [m.ticker() for m in list(self._markets.values())]
+        return self._envelope({"category": "linear", "list": rows})
+
+
+def universe_names(n: int) -> tuple[str, ...]:
+    """``n`` distinct symbol names for a server with a whole market (AAAUSDT, AABUSDT, ...)."""
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ["BTCUSDT", "ETHUSDT"]
+    i = 0
+    while len(out) < n:
+        out.append("".join(letters[(i // 26**k) % 26] for k in (2, 1, 0)) + "USDT")
+        i += 1
+    return tuple(out[:n])
 
 
 def main() -> None:

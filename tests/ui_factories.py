@@ -130,6 +130,12 @@ class FakeView:
     def composite_scores(self) -> dict[str, float]:
         return {"BTCUSDT": 12.0, "ETHUSDT": 48.0, "SOLUSDT": 81.0}
 
+    def scanner_rows(self) -> list[Any]:
+        from virtuoso.app.scanner import BARS_NEEDED, scanner_rows
+
+        bars = {s: self.bars_1m(s, BARS_NEEDED) for s in self._symbols}
+        return scanner_rows(self._symbols, self.snapshots(), bars, self.composite_scores(), self.alerts_list)
+
     def health(self) -> dict[str, Any]:
         self.health_calls += 1
         return {

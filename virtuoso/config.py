@@ -24,6 +24,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 ENV_PREFIX = "VIRTUOSO_"
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 DEFAULT_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT"]
+ALL_SYMBOLS = "ALL"  # VIRTUOSO_SYMBOLS=all: every linear USDT perpetual in Trading status (the source resolves it)
+# Bybit allows 21,000 characters of args per public linear connection; the longest topic Virtuoso
+# sends ("allLiquidation." + a 30-character symbol, quoted, with a comma) takes 48 of them.
+MAX_TOPICS_PER_CONNECTION = 21_000 // 48
 
 
 class SettingsError(ValueError):
@@ -71,6 +75,19 @@ class BybitSettings(_Section):
     ping_interval_s: int = Field(20, ge=2, le=300, description="WebSocket ping interval (Bybit recommends 20 s).")
     rest_timeout_s: float = Field(10.0, gt=0, le=120, description="HTTP timeout per backfill REST request.")
     rest_max_attempts: int = Field(5, ge=1, le=50, description="Attempts per REST request on rate limits, 5xx and network errors.")
+    instruments_path: str = Field("/v5/market/instruments-info", pattern=r"^/[A-Za-z0-9/_.-]*$",
+                                  description="REST path listing the linear instruments (VIRTUOSO_SYMBOLS=all and start-up checks).")
+    universe_refresh_s: float = Field(300.0, ge=0.5, le=86_400, description="VIRTUOSO_SYMBOLS=all: how often new listings are followed and delistings dropped.")
+    topics_per_connection: int = Field(200, ge=4, le=MAX_TOPICS_PER_CONNECTION,
+                                       description="Topics per WebSocket connection; more symbols open more connections (Bybit: 21,000 characters of args per connection).")
+    orderbook_symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Symbols whose order book is streamed, comma-separated; empty: the watchlist, or with VIRTUOSO_SYMBOLS=all the top N below.")
+    orderbook_top_n: int = Field(20, ge=0, le=500, description="VIRTUOSO_SYMBOLS=all without a book list: order books for this many symbols, highest event score (then turnover) first.")
+
+    @field_validator("orderbook_symbols", mode="before")
+    @classmethod
+    def _split_book_symbols(cls, v: Any) -> Any:
+        return _symbol_list(v, allow_empty=True)
 
     @field_validator("ws_url")
     @classmethod
@@ -319,7 +336,7 @@ class Settings(BaseSettings):
         SourceKind.AUTO, description="auto (Bybit, else the simulator with a visible reason), bybit, simulator or replay."
     )
     symbols: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_SYMBOLS), description="Watchlist of Bybit linear perpetuals, comma-separated."
+        default_factory=lambda: list(DEFAULT_SYMBOLS), description="Watchlist of Bybit linear perpetuals, comma-separated, or all (every USDT perpetual that trades, followed as Bybit lists and delists)."
     )
     data_dir: Path = Field(Path("data"), description="Embedded database, persisted thresholds, health.json, reports.")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR.")
@@ -344,16 +361,9 @@ class Settings(BaseSettings):
     @field_validator("symbols", mode="before")
     @classmethod
     def _split_symbols(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = [s for s in (p.strip() for p in v.split(",")) if s]
-        if isinstance(v, list):
-            v = [s.upper() if isinstance(s, str) else s for s in v]
-            bad = [s for s in v if not isinstance(s, str) or not SYMBOL_RE.match(s)]
-            if bad:
-                raise ValueError(f"expected comma-separated symbols like BTCUSDT (A-Z, 0-9), got {bad[0]!r}")
-            if not v:
-                raise ValueError("expected at least one symbol")
-            return list(dict.fromkeys(v))
+        v = _symbol_list(v, allow_empty=False)
+        if isinstance(v, list) and ALL_SYMBOLS in v and len(v) > 1:
+            raise ValueError("'all' follows every symbol; it cannot be combined with a list")
         return v
 
     @model_validator(mode="after")
@@ -363,9 +373,29 @@ class Settings(BaseSettings):
             raise ValueError(_CROSS_FIELD_MARK + "\n".join(problems))
         return self
 
+    @property
+    def follows_all(self) -> bool:
+        """VIRTUOSO_SYMBOLS=all: the source lists the symbols (``symbols`` is then ``['ALL']``)."""
+        return self.symbols == [ALL_SYMBOLS]
+
 
 # Marks a model-level error whose text already names its variables (see load_settings).
 _CROSS_FIELD_MARK = "settings: "
+
+
+def _symbol_list(v: Any, *, allow_empty: bool) -> Any:
+    """A comma-separated string or a list of symbols -> upper-cased, de-duplicated list."""
+    if isinstance(v, str):
+        v = [s for s in (p.strip() for p in v.split(",")) if s]
+    if isinstance(v, list):
+        v = [s.upper() if isinstance(s, str) else s for s in v]
+        bad = [s for s in v if not isinstance(s, str) or not SYMBOL_RE.match(s)]
+        if bad:
+            raise ValueError(f"expected comma-separated symbols like BTCUSDT (A-Z, 0-9), got {bad[0]!r}")
+        if not v and not allow_empty:
+            raise ValueError("expected at least one symbol, or all")
+        return list(dict.fromkeys(v))
+    return v
 
 
 def _known_env_keys(model: type[BaseModel], prefix: str) -> set[str]:

@@ -12,7 +12,7 @@ from tests.ui_factories import FakeView, ui_settings
 from virtuoso.ui import keys
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["pages/market.py", "pages/alerts.py", "pages/tuning.py", "pages/reports.py", "pages/health.py"]
+PAGES = ["pages/scanner.py", "pages/market.py", "pages/alerts.py", "pages/tuning.py", "pages/reports.py", "pages/health.py"]
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import orjson
 
 from virtuoso.config import load_settings
 from virtuoso.domain.clock import ManualClock
-from virtuoso.ingest.bybit.source import _Link
+from virtuoso.ingest.bybit.link import Link
+from virtuoso.ingest.bybit.topics import topics_for
 
 
 def frame(topic: str, ts: int) -> bytes:
@@ -20,7 +21,8 @@ def test_frames_on_unsubscribed_topics_are_counted_and_never_grow_the_age_table(
     clock = ManualClock()
     clock.set_ms(1_700_000_000_000)
     emitted: list[object] = []
-    link = _Link(settings, clock, [lambda msg, ts: emitted.append(msg)], lambda: None)
+    link = Link(settings, clock, [lambda msg, ts: emitted.append(msg)], lambda: None,
+                topics=topics_for(settings.symbols, settings.bybit.orderbook_depth))
     link.on_frame(frame("tickers.BTCUSDT", 1))
     link.on_frame(frame("publicTrade.ETHUSDT", 2))
     small = len(json.dumps(link.stats()))

@@ -26,6 +26,8 @@ from typing import Any, Sequence
 
 from virtuoso.alerting.bus import AlertBus
 from virtuoso.app.persistence import ErrorBuffer, load_persisted_thresholds, save_thresholds
+from virtuoso.app.universe import Universe
+from virtuoso.app.universe import resolve as resolve_universe
 from virtuoso.app.view import SourceInfo
 from virtuoso.config import DetectionSettings, Settings, SettingsError, SourceKind
 from virtuoso.domain.alerts import Alert
@@ -66,6 +68,7 @@ class Engine:
         self.pipeline: Any = None
         self.delivery: Any = None
         self.writer: Any = None
+        self.universe: Universe | None = None
         self._source: Source | None = source
         self._source_info = SourceInfo("none", False, "not started", 0)
         self._queue: queue.Queue[tuple[dict[str, Any], int]] = queue.Queue(maxsize=settings.state.queue_max)
@@ -151,18 +154,21 @@ class Engine:
         source, info = self._choose_source()
         self._source, self._source_info = source, info
         log.info("source: %s (%s)", info.name, info.reason)
+        symbols = resolve_universe(source, s)  # VIRTUOSO_SYMBOLS=all, or the list checked by the source
 
         self.writer = StoreWriter(self.store)
         self.writer.start()
         self.state = MarketState(
-            list(s.symbols),
+            symbols,
             retention_1s_s=s.state.retention_1s_s,
             retention_1m_min=s.state.retention_1m_min,
             simulated=info.simulated,
             on_bar_1m=lambda bar: self.writer.submit_bars([bar]),
         )
+        self.universe = Universe(symbols, self.state, None)
         self._reload_history()
-        self.detection = DetectionRunner(self._thresholds, s.policy, list(s.symbols), simulated=info.simulated)
+        self.detection = DetectionRunner(self._thresholds, s.policy, symbols, simulated=info.simulated)
+        self.universe._detection = self.detection
         self.bus.subscribe_alerts("store", self.writer.submit_alerts)
         self.bus.subscribe_alerts("recent", self._remember_alerts)
         self.pipeline = Pipeline(BybitParser(), self.state, self.detection, self.bus, self.clock,
@@ -203,7 +209,15 @@ class Engine:
     def _bybit(self) -> Source:
         from virtuoso.ingest.bybit.source import BybitSource
 
-        return BybitSource(self.settings, self.clock, on_history=self._on_history, on_gap=self.bus.publish_notice)
+        return BybitSource(self.settings, self.clock, on_history=self._on_history, on_gap=self.bus.publish_notice,
+                           on_universe=lambda added, removed: self.universe.offer(added, removed),
+                           rank=self._book_rank)
+
+    def _book_rank(self) -> list[str]:
+        """Symbols by event score, then 24 h turnover: which order books the Bybit source streams."""
+        scores = self.composite_scores()
+        turnover = {s: snap.turnover_24h for s, snap in self.snapshots().items()}
+        return sorted(self.symbols(), key=lambda s: (-scores.get(s, 0.0), -(turnover.get(s) or 0.0)))
 
     def _on_history(self, bars: list[Bar]) -> None:
         """REST backfill: fill market state and the store so charts have history."""
@@ -218,7 +232,7 @@ class Engine:
             return
         end = self.clock.now_ms()
         start = end - minutes * 60_000
-        for symbol in self.settings.symbols:
+        for symbol in self.universe.symbols():
             try:
                 bars = self.store.read_bars(symbol, start, end)
             except Exception as exc:  # a broken store must not stop start-up
@@ -257,7 +271,10 @@ class Engine:
     def _run_pipeline(self) -> None:
         get = self._queue.get
         on_message = self.pipeline.on_message
+        changes = self.universe.pending
         while True:
+            if changes:  # listings and delistings, applied between messages
+                self.universe.apply_pending()
             try:
                 msg, ts = get(timeout=0.25)
             except queue.Empty:
@@ -283,7 +300,9 @@ class Engine:
         return self._source_info
 
     def symbols(self) -> tuple[str, ...]:
-        return tuple(self.settings.symbols)
+        if self.universe is not None:
+            return self.universe.symbols()
+        return () if self.settings.follows_all else tuple(self.settings.symbols)
 
     def snapshots(self) -> dict[str, SymbolSnapshot]:
         return {} if self.state is None else self.state.snapshots()
@@ -361,6 +380,17 @@ class Engine:
     def composite_scores(self) -> dict[str, float]:
         return {} if self.detection is None else self.detection.composite_scores()
 
+    def scanner_rows(self) -> list[Any]:
+        """Every followed symbol's Scanner row, worst first (:mod:`virtuoso.app.scanner`)."""
+        from virtuoso.app.scanner import ALERT_LOOKBACK_MS, BARS_NEEDED, scanner_rows
+
+        if self.state is None:
+            return []
+        symbols = self.symbols()
+        bars = {s: self.state.bars_1m(s, BARS_NEEDED) for s in symbols}
+        alerts = self.alerts(self.clock.now_ms() - ALERT_LOOKBACK_MS)
+        return scanner_rows(symbols, self.state.snapshots(), bars, self.composite_scores(), alerts)
+
     def thresholds(self) -> DetectionSettings:
         return self._thresholds
 
@@ -390,6 +420,8 @@ class Engine:
                 **(_safe(self.store.health) if self.store is not None else {}),
                 "writer": _safe(self.writer.health) if self.writer is not None else {},
             },
+            "universe": self.universe.health(self._source, self.clock.now_ms(), src.get("connections"))
+            if self.universe is not None else {},
             "bus": self.bus.health(),
             "sinks": _safe(self.delivery.health) if self.delivery is not None else {"enabled": False},
             "errors": list(self._errors.records)[-20:],

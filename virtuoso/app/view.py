@@ -52,6 +52,10 @@ class MonitorView(Protocol):
 
     def composite_scores(self) -> dict[str, float]: ...
 
+    def scanner_rows(self) -> list[Any]:
+        """Every followed symbol's :class:`virtuoso.app.scanner.ScannerRow`, worst first."""
+        ...
+
     def health(self) -> dict[str, Any]:
         """Sections: source, pipeline, storage, sinks, errors (JSON-ready)."""
         ...

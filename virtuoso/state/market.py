@@ -204,7 +204,9 @@ class MarketState:
                 by_symbol.setdefault(b.symbol, {})[b.start_ms] = b
         with self._lock:
             for sym, incoming in by_symbol.items():
-                st = self._syms[sym]
+                st = self._syms.get(sym)
+                if st is None:  # delisted meanwhile
+                    continue
                 if st.acc_1m is not None:
                     incoming = {t: b for t, b in incoming.items() if t < st.acc_1m.start_ms}
                 if not incoming:
@@ -217,6 +219,25 @@ class MarketState:
                     st.last_price = newest.close
                 if st.ticker is None and newest.open_interest == newest.open_interest:
                     st.oi = newest.open_interest
+
+    def add_symbol(self, symbol: str) -> None:
+        """Follow a symbol listed while running (its bars start empty; history may be seeded)."""
+        with self._lock:
+            if symbol in self._syms:
+                return
+            self._syms[symbol] = _Symbol(symbol, self.retention_1s_s, self.retention_1m_min)
+            self._symbols = (*self._symbols, symbol)
+
+    def remove_symbol(self, symbol: str) -> None:
+        """Stop following a delisted symbol: its bars go, and later events for it are ignored."""
+        with self._lock:
+            if self._syms.pop(symbol, None) is not None:
+                self._symbols = tuple(s for s in self._symbols if s != symbol)
+
+    def last_event_ms_by_symbol(self) -> dict[str, int]:
+        """Event time of each symbol's newest event (0 before its first)."""
+        with self._lock:
+            return {s: st.last_event_ms for s, st in self._syms.items()}
 
     # ------------------------------------------------------------------ internals
 

@@ -19,7 +19,7 @@ log = logging.getLogger("virtuoso.ui")
 APP_ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
 # Navigation icons are plain emoji: no ``:material/...:`` name anywhere, so no page can reach the
 # font CDN through an icon (tests/ui/test_local_assets.py keeps it so).
-NAV_ICONS = {"overview": "🏠", "market": "📈", "alerts": "🔔", "tuning": "🎚️", "reports": "📄", "health": "🩺"}
+NAV_ICONS = {"overview": "🏠", "scanner": "📡", "market": "📈", "alerts": "🔔", "tuning": "🎚️", "reports": "📄", "health": "🩺"}
 
 
 @contextmanager

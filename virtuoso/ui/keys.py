@@ -39,6 +39,16 @@ TUNE_CHART_SYMBOL = "tune.chart_symbol"
 TUNE_LOADED_FROM = "tune.loaded_from"  # thresholds JSON the sliders were last filled from
 TUNE_NOTICE = "tune.notice"
 
+SCANNER_SEARCH = "scanner.search"
+SCANNER_SORT = "scanner.sort"
+SCANNER_ASCENDING = "scanner.ascending"
+SCANNER_ONLY_OPEN = "scanner.only_open"
+SCANNER_MIN_SCORE = "scanner.min_score"
+SCANNER_MIN_OI_MOVE = "scanner.min_oi_move"
+SCANNER_TABLE = "scanner.table"
+SCANNER_OPEN_SYMBOL = "scanner.open_symbol"
+SCANNER_OPEN_BUTTON = "scanner.open_button"
+
 REPORT_HOURS = "report.hours"
 REPORT_SYMBOLS = "report.symbols"
 REPORT_EXPORT = "report.export"

@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         print("simulate: --hours/--minutes must give a duration between 1 s and a year", file=sys.stderr)
         return 2
     seed = sim.seed if args.seed is None else args.seed
-    symbols = list(settings.symbols)
+    symbols = simulated_universe() if settings.follows_all else list(settings.symbols)
     if args.symbols and args.symbols.strip().lower() in ("all", "tiers"):
         symbols = simulated_universe() if args.symbols.strip().lower() == "all" else evaluation_symbols(seed)
     elif args.symbols:

@@ -94,15 +94,22 @@ class Backfiller:
         with self._lock:
             return self._progress.as_dict()
 
-    def run(self, start_ms: int, end_ms: int, reason: str, stop: threading.Event | None = None) -> int:
-        """Backfill ``[start_ms, end_ms]`` for every symbol; returns the number of bars delivered."""
+    def set_symbols(self, symbols: Sequence[str]) -> None:
+        """The symbols a run without its own list backfills (the universe changes while running)."""
+        self._symbols = list(symbols)
+
+    def run(self, start_ms: int, end_ms: int, reason: str, stop: threading.Event | None = None,
+            symbols: Sequence[str] | None = None) -> int:
+        """Backfill ``[start_ms, end_ms]`` for ``symbols`` (default: every symbol); returns the
+        number of bars delivered."""
         start_ms -= start_ms % MINUTE_MS
+        todo = list(self._symbols if symbols is None else symbols)
         with self._lock:
             p = self._progress
             p.state, p.reason, p.runs = "running", reason, p.runs + 1
-            p.symbols_done, p.symbols_total, p.last_window_ms = 0, len(self._symbols), (start_ms, end_ms)
+            p.symbols_done, p.symbols_total, p.last_window_ms = 0, len(todo), (start_ms, end_ms)
         delivered, failed = 0, False
-        for symbol in self._symbols:
+        for symbol in todo:
             if stop is not None and stop.is_set():
                 break
             try:

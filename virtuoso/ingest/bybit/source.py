@@ -1,14 +1,20 @@
-"""The live Bybit source: pybit's public linear WebSocket for the watchlist, supervised, backfilled.
+"""The live Bybit source: pybit's public linear WebSocket for the followed symbols, supervised, backfilled.
 
-``BybitSource.run(emit, stop)`` is the engine's ingestion thread: it runs the
-:class:`~virtuoso.ingest.bybit.supervisor.Supervisor` loop there, while pybit's own threads read
-the socket. Every frame (Bybit's raw snapshot/delta message, never pybit's merged and reused
-dict) is emitted as a :class:`~virtuoso.ingest.bybit.frames.Frame`, its envelope decoded here and
-the rest by the parser's fast path, with ``clock.now_ns()``; frames that are not JSON objects are
-counted as malformed and skipped. A worker thread backfills 1-minute
-history over REST at start and after each gap, and hands it to ``on_history``; once a gap's
-backfill has run, ``on_gap`` is told (a :class:`~virtuoso.domain.notices.FeedGap`: which symbols
-were unmonitored, for how long, and whether the gap was backfilled), so delivery can say so.
+``resolve_symbols()`` (the engine calls it before building market state) lists Bybit's linear
+instruments over REST: ``VIRTUOSO_SYMBOLS=all`` follows every USDT perpetual in ``Trading`` status,
+a list is checked against the listing and a name Bybit does not have stops start-up
+(:mod:`virtuoso.ingest.bybit.universe`). The topics are spread over as many connections as
+Bybit's limits need (:class:`~virtuoso.ingest.bybit.plan.SubscriptionPlan`); each connection is a
+:class:`~virtuoso.ingest.bybit.link.Link` under its own
+:class:`~virtuoso.ingest.bybit.supervisor.Supervisor` thread, while ``run(emit, stop)`` (the
+engine's ingestion thread) refreshes the listing every ``universe_refresh_s`` with ``all``: new
+listings are told to ``on_universe`` first, then subscribed and backfilled; delistings are
+unsubscribed and told. Order books stream only for the focus list (``orderbook_symbols``, else
+the watchlist, else with ``all`` the top ``orderbook_top_n`` by ``rank()``, re-ranked at each refresh).
+
+A worker thread backfills 1-minute history over REST at start, after each gap (for the symbols
+of the connection that had it) and for each new listing, and hands it to ``on_history``; once a
+gap's backfill has run, ``on_gap`` is told (a :class:`~virtuoso.domain.notices.FeedGap`).
 
 ``probe(settings, timeout_s)`` answers "is Bybit's public WebSocket there?" for
 ``VIRTUOSO_SOURCE=auto``.
@@ -21,251 +27,253 @@ import queue
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import orjson
 
-from virtuoso.config import Settings
+from virtuoso.config import Settings, SettingsError
 from virtuoso.domain.bars import Bar
 from virtuoso.domain.clock import Clock
 from virtuoso.domain.notices import FeedGap
 from virtuoso.ingest.base import RawEmit
+from virtuoso.ingest.bybit import universe
 from virtuoso.ingest.bybit.backfill import MINUTE_MS, Backfiller
-from virtuoso.ingest.bybit.frames import decode_frame
-from virtuoso.ingest.bybit.rest import BybitRest
+from virtuoso.ingest.bybit.link import Link
+from virtuoso.ingest.bybit.link_health import merged_health
+from virtuoso.ingest.bybit.plan import Changes, SubscriptionPlan
+from virtuoso.ingest.bybit.rest import BybitRest, BybitRestError
 from virtuoso.ingest.bybit.supervisor import Backoff, Gap, Supervisor
-from virtuoso.ingest.bybit.topics import topics_for
-from virtuoso.ingest.bybit.ws import LinearPublicStream
+from virtuoso.ingest.bybit.topics import topic_symbol
 
 log = logging.getLogger(__name__)
 
-_RATE_WINDOW_S = 10
-
-
-class _Link:
-    """The supervised link: owns the pybit stream and sees every frame (``StreamListener``)."""
-
-    def __init__(self, settings: Settings, clock: Clock, emit_ref: list[RawEmit | None], wake: Callable[[], None]) -> None:
-        b = settings.bybit
-        self._clock = clock
-        self._emit_ref = emit_ref
-        self._wake = wake
-        self.topics = topics_for(settings.symbols, b.orderbook_depth)
-        self._subscribed = frozenset(self.topics)
-        self.url = b.ws_url
-        self._ping_interval_s = max(2, int(b.ping_interval_s))
-        self._ping_timeout_s = max(1, min(int(b.ping_interval_s) - 1, 10))
-        self._stream: LinearPublicStream | None = None
-        self._lock = threading.Lock()
-        self.messages = 0
-        self.data_messages = 0
-        self.malformed = 0
-        self.emit_errors = 0
-        self.pongs = 0
-        self.acked: set[str] = set()
-        self.rejected: dict[str, str] = {}
-        # Subscribed topics only: a frame on any other topic is counted, never given a row, so a
-        # server (or a bug) sending endless new topic names cannot grow health without bound.
-        self._last_by_topic: dict[str, int] = {}
-        self.unsubscribed_topic_messages = 0
-        self._last_data_mono: float | None = None
-        self._last_data_ms: int | None = None
-        self._first_since_connect: int | None = None
-        self._down_cause: str | None = None
-        self._rate: deque[tuple[int, int]] = deque(maxlen=_RATE_WINDOW_S + 2)  # (second, count)
-
-    # ------------------------------------------------------------------ Link
-
-    def connect(self) -> None:
-        with self._lock:
-            self._first_since_connect = None
-            self.acked.clear()
-        if self._stream is None:
-            self._stream = LinearPublicStream(
-                self.url, self.topics, self, ping_interval_s=self._ping_interval_s, ping_timeout_s=self._ping_timeout_s
-            )
-        self._stream.connect()
-        self._down_cause = None  # late reports from the previous socket are not this one's
-
-    def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-
-    def is_connected(self) -> bool:
-        return self._stream is not None and self._stream.is_connected()
-
-    def last_data_mono(self) -> float | None:
-        return self._last_data_mono
-
-    def last_data_ms(self) -> int | None:
-        return self._last_data_ms
-
-    def first_data_ms_since_connect(self) -> int | None:
-        return self._first_since_connect
-
-    def take_down_cause(self) -> str | None:
-        cause, self._down_cause = self._down_cause, None
-        return cause
-
-    # ------------------------------------------------------------------ StreamListener
-
-    def on_open(self) -> None:
-        log.debug("bybit socket open: %s", self.url)
-
-    def on_down(self, cause: str) -> None:
-        if self._down_cause is None or self._down_cause == "connection closed":
-            self._down_cause = cause
-        self._wake()
-
-    def on_frame(self, raw: str | bytes) -> None:
-        ts_recv_ns = self._clock.now_ns()
-        self.messages += 1
-        # Emitted as a frame: the parser's fast path decodes it straight into typed rows.
-        msg = decode_frame(raw)
-        if msg is None:
-            self.malformed += 1
-            return
-        topic = msg.envelope.topic
-        if isinstance(topic, str):
-            ts_ms = ts_recv_ns // 1_000_000
-            self.data_messages += 1
-            self._last_data_mono = time.monotonic()
-            self._last_data_ms = ts_ms
-            with self._lock:
-                if topic in self._subscribed:
-                    self._last_by_topic[topic] = ts_ms
-                else:
-                    self.unsubscribed_topic_messages += 1
-                if self._first_since_connect is None:
-                    self._first_since_connect = ts_ms
-                sec = ts_ms // 1000
-                if self._rate and self._rate[-1][0] == sec:
-                    self._rate[-1] = (sec, self._rate[-1][1] + 1)
-                else:
-                    self._rate.append((sec, 1))
-        else:
-            try:
-                self._control(orjson.loads(raw))
-            except orjson.JSONDecodeError:  # msgspec read it; orjson may still refuse (lone surrogates)
-                self.malformed += 1
-                return
-        emit = self._emit_ref[0]
-        if emit is None:
-            return
-        try:
-            emit(msg, ts_recv_ns)
-        except Exception:  # the engine's emit promises not to raise; a bug must not stop the stream
-            self.emit_errors += 1
-            if self.emit_errors == 1 or self.emit_errors % 1000 == 0:
-                log.exception("emit failed (%d so far)", self.emit_errors)
-
-    def _control(self, msg: dict[str, Any]) -> None:
-        if msg.get("ret_msg") == "pong" or msg.get("op") == "pong":
-            self.pongs += 1
-            return
-        if msg.get("op") != "subscribe":
-            return
-        stream = self._stream
-        args = stream.pending_req_ids.get(str(msg.get("req_id")), []) if stream is not None else []
-        with self._lock:
-            if msg.get("success") is True:
-                self.acked.update(args)
-            else:
-                for a in args or ["?"]:
-                    self.rejected[a] = str(msg.get("ret_msg"))[:200]
-                log.error("bybit rejected subscription %s: %s", args, msg.get("ret_msg"))
-
-    # ------------------------------------------------------------------ health
-
-    def stats(self) -> dict[str, Any]:
-        now_ms = self._clock.now_ms()
-        with self._lock:
-            ages = {t: round((now_ms - ms) / 1000, 3) for t, ms in sorted(self._last_by_topic.items())}
-            now_s = now_ms // 1000
-            recent = sum(n for s, n in self._rate if now_s - _RATE_WINDOW_S <= s < now_s)
-            acked, rejected = len(self.acked), dict(self.rejected)
-        return {
-            "connected": self.is_connected(),
-            "url": self.url,
-            "topics": len(self.topics),
-            "topics_acked": acked,
-            "topics_rejected": rejected,
-            "last_message_age_s": ages,
-            "unsubscribed_topic_messages": self.unsubscribed_topic_messages,
-            "messages": self.messages,
-            "data_messages": self.data_messages,
-            "messages_per_s": round(recent / _RATE_WINDOW_S, 2),
-            "malformed_frames": self.malformed,
-            "emit_errors": self.emit_errors,
-            "pongs": self.pongs,
-        }
+UniverseListener = Callable[[Sequence[str], Sequence[str]], None]  # (newly listed, delisted)
+_Job = tuple[int, int, str, "frozenset[str] | None"]  # (start_ms, end_ms, reason, symbols or every one)
 
 
 class BybitSource:
-    """Live Bybit v5 public linear data for ``settings.symbols`` (see the module docstring)."""
+    """Live Bybit v5 public linear data for the followed symbols (see the module docstring)."""
 
     name = "bybit"
     simulated = False
 
     def __init__(self, settings: Settings, clock: Clock, on_history: Callable[[list[Bar]], None] | None = None,
-                 on_gap: Callable[[FeedGap], None] | None = None) -> None:
+                 on_gap: Callable[[FeedGap], None] | None = None, on_universe: UniverseListener | None = None,
+                 rank: Callable[[], Sequence[str]] | None = None) -> None:
         self._settings = settings
         self._clock = clock
         self._emit_ref: list[RawEmit | None] = [None]
         b = settings.bybit
-        self._supervisor: Supervisor
-        self._link = _Link(settings, clock, self._emit_ref, wake=lambda: self._supervisor.wake())
-        self._supervisor = Supervisor(
-            self._link, clock, stale_after_s=b.stale_after_s,
-            backoff=Backoff(b.backoff_initial_s, b.backoff_max_s), on_gap_closed=self._on_gap,
-        )
         self._on_history = on_history
-        self._stop = threading.Event()
-        self._jobs: queue.Queue[tuple[int, int, str]] = queue.Queue()
         self._on_feed_gap = on_gap
+        self._on_universe = on_universe
+        self._rank = rank
+        self._stop = threading.Event()
+        self._jobs: queue.Queue[_Job] = queue.Queue()
         self._gaps_lock = threading.Lock()
-        self._gaps_to_tell: list[Gap] = []  # closed gaps whose backfill has not run yet
-        self._backfiller: Backfiller | None = None
-        self._rest: BybitRest | None = None
-        if on_history is not None and b.backfill_minutes > 0:
-            self._rest = BybitRest(
-                b.rest_url, timeout_s=b.rest_timeout_s, max_attempts=b.rest_max_attempts,
-                backoff_initial_s=b.backoff_initial_s, backoff_max_s=min(b.backoff_max_s, 30.0),
-                sleep=self._sleep,
-            )
-            self._backfiller = Backfiller(self._rest, settings.symbols, on_history)
+        self._gaps_to_tell: list[tuple[Gap, tuple[str, ...]]] = []  # closed gaps whose backfill has not run yet
+        self._rest = BybitRest(
+            b.rest_url, timeout_s=b.rest_timeout_s, max_attempts=b.rest_max_attempts,
+            backoff_initial_s=b.backoff_initial_s, backoff_max_s=min(b.backoff_max_s, 30.0), sleep=self._sleep,
+        )
+        self._backfiller = Backfiller(self._rest, [], on_history) if on_history is not None and b.backfill_minutes > 0 else None
+        self._plan = SubscriptionPlan(b.topics_per_connection, b.orderbook_depth)
+        self._links: list[tuple[Link, Supervisor]] = []
+        self._threads: list[threading.Thread] = []
+        self._links_lock = threading.Lock()
+        self._symbols: list[str] | None = None
+        self.refreshes = 0
+        self.last_refresh_ms = 0
+        self.last_refresh_error = ""
+        self.changes: deque[dict[str, Any]] = deque(maxlen=50)  # recent listings and delistings
+
+    # ------------------------------------------------------------------ the universe
+
+    def resolve_symbols(self) -> list[str]:
+        """The symbols to follow, checked against Bybit's instruments (raises SettingsError)."""
+        if self._symbols is not None:
+            return list(self._symbols)
+        try:
+            return self._resolve()
+        except SettingsError:
+            self._rest.close()  # start-up stops here: nothing else will close it
+            raise
+
+    def _resolve(self) -> list[str]:
+        s, b = self._settings, self._settings.bybit
+        where = f"{b.rest_url}{b.instruments_path}"
+        try:
+            listing = universe.fetch_listing(self._rest, b.instruments_path)
+        except BybitRestError as exc:
+            if s.follows_all:
+                raise SettingsError(f"VIRTUOSO_SYMBOLS=all: could not list Bybit's instruments at {where}: {exc}") from None
+            log.warning("could not check VIRTUOSO_SYMBOLS against %s (%s); following the list unchecked", where, exc)
+            listing = None
+        if s.follows_all:
+            assert listing is not None
+            if not listing.followed:
+                raise SettingsError(f"VIRTUOSO_SYMBOLS=all: {where} lists no USDT perpetual in Trading status")
+            symbols = list(listing.followed)
+        else:
+            symbols = list(s.symbols)
+            if listing is not None:
+                universe.check_symbols(symbols, listing, where)
+        self._symbols = symbols
+        self._plan.focus = set(self._initial_focus(symbols))
+        self._plan.add(symbols)
+        with self._links_lock:
+            for topics in self._plan.connections:
+                self._new_link(topics)
+        if self._backfiller is not None:
+            self._backfiller.set_symbols(symbols)
+        log.info("bybit: following %d symbols (%d with order books) over %d connections",
+                 len(symbols), len(self._plan.focus & set(symbols)), len(self._plan.connections))
+        return list(symbols)
+
+    def _initial_focus(self, symbols: list[str]) -> list[str]:
+        b = self._settings.bybit
+        if b.orderbook_symbols:
+            return list(b.orderbook_symbols)
+        if not self._settings.follows_all:
+            return symbols
+        return self._top(symbols, self._turnover_rank())
+
+    def _top(self, symbols: Sequence[str], ranked: Sequence[str]) -> list[str]:
+        n, followed = self._settings.bybit.orderbook_top_n, set(symbols)
+        order = [s for s in ranked if s in followed] + [s for s in symbols if s not in set(ranked)]
+        return order[:n]
+
+    def _turnover_rank(self) -> list[str]:
+        """Symbols by 24 h turnover (one ``/v5/market/tickers`` call); empty when it fails."""
+        try:
+            items = self._rest.get("/v5/market/tickers", {"category": "linear"}).get("list") or []
+            turnover = {x["symbol"]: float(x.get("turnover24h") or 0) for x in items if isinstance(x, dict) and "symbol" in x}
+        except (BybitRestError, KeyError, TypeError, ValueError) as exc:
+            log.info("bybit: no turnover ranking for the order-book focus (%s)", exc)
+            return []
+        return sorted(turnover, key=lambda s: -turnover[s])
+
+    def symbols(self) -> list[str]:
+        return self._plan.symbols()
+
+    def refresh(self) -> tuple[list[str], list[str]]:
+        """List the instruments again: follow new listings, drop delistings, re-rank the book focus."""
+        b = self._settings.bybit
+        try:
+            listing = universe.fetch_listing(self._rest, b.instruments_path)
+        except BybitRestError as exc:
+            self.last_refresh_error = str(exc)[:200]
+            log.warning("bybit: instruments refresh failed: %s", exc)
+            return [], []
+        self.refreshes += 1
+        self.last_refresh_ms, self.last_refresh_error = self._clock.now_ms(), ""
+        added, removed = universe.diff(self._plan.symbols(), listing)
+        if added or removed:
+            log.info("bybit: %d new listings %s, %d delisted %s", len(added), added[:10], len(removed), removed[:10])
+            if self._on_universe is not None:
+                self._on_universe(list(added), list(removed))  # state knows a symbol before its data comes
+            for what, names in (("listed", added), ("delisted", removed)):
+                for s in names:
+                    self.changes.append({"ts_ms": self.last_refresh_ms, "symbol": s, "change": what})
+            self._unsubscribe(self._plan.remove(removed))
+            if not b.orderbook_symbols:
+                self._plan.focus = set(self._top(listing.followed, self._ranked()))
+            self._subscribe(self._plan.add(added))
+            if self._backfiller is not None:
+                self._backfiller.set_symbols(self._plan.symbols())
+                if added:
+                    now = self._clock.now_ms()
+                    self._jobs.put((now - b.backfill_minutes * MINUTE_MS, now, "new listing", frozenset(added)))
+        if not b.orderbook_symbols:
+            subscribe, unsubscribe = self._plan.set_focus(self._top(self._plan.symbols(), self._ranked()))
+            self._unsubscribe(unsubscribe)
+            self._subscribe(subscribe)
+        return added, removed
+
+    def _ranked(self) -> list[str]:
+        try:
+            return list(self._rank()) if self._rank is not None else []
+        except Exception:
+            log.exception("order-book ranking failed")
+            return []
+
+    def _subscribe(self, changes: Changes) -> None:
+        for i, topics in sorted(changes.items()):
+            with self._links_lock:
+                while i >= len(self._links):  # the plan opened a connection: start it
+                    self._new_link([])
+                    if self._emit_ref[0] is not None:
+                        self._start_link(len(self._links) - 1)
+                link = self._links[i][0]
+            link.subscribe(topics)
+
+    def _unsubscribe(self, changes: Changes) -> None:
+        for i, topics in sorted(changes.items()):
+            with self._links_lock:
+                link = self._links[i][0] if i < len(self._links) else None
+            if link is not None:
+                link.unsubscribe(topics)
+
+    def _new_link(self, topics: Sequence[str]) -> None:
+        b, index = self._settings.bybit, len(self._links)
+        holder: list[Supervisor] = []
+        link = Link(self._settings, self._clock, self._emit_ref, wake=lambda: holder[0].wake(), topics=topics, index=index)
+        sup = Supervisor(link, self._clock, stale_after_s=b.stale_after_s, backoff=Backoff(b.backoff_initial_s, b.backoff_max_s),
+                         on_gap_closed=lambda gap: self._on_gap(gap, link))
+        holder.append(sup)
+        self._links.append((link, sup))
+
+    def _start_link(self, i: int) -> None:
+        sup = self._links[i][1]
+        t = threading.Thread(target=sup.run, args=(self._stop,), name=f"virtuoso-bybit-conn-{i}", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    # ------------------------------------------------------------------ run
 
     def run(self, emit: RawEmit, stop: threading.Event) -> None:
-        """Stream until ``stop`` is set (the supervisor loop runs in the caller's thread)."""
+        """Stream until ``stop`` is set; this thread refreshes the listing (``all``)."""
+        self.resolve_symbols()
         self._emit_ref[0] = emit
         self._stop = stop
         worker = None
         if self._backfiller is not None:
             now = self._clock.now_ms()
-            self._jobs.put((now - self._settings.bybit.backfill_minutes * MINUTE_MS, now, "start"))
+            self._jobs.put((now - self._settings.bybit.backfill_minutes * MINUTE_MS, now, "start", None))
             worker = threading.Thread(target=self._backfill_loop, name="virtuoso-bybit-backfill", daemon=True)
             worker.start()
+        with self._links_lock:
+            for i in range(len(self._links)):
+                self._start_link(i)
+        refresh_s = self._settings.bybit.universe_refresh_s
         try:
-            self._supervisor.run(stop)
+            while not stop.wait(refresh_s if self._settings.follows_all else 3600.0):
+                if self._settings.follows_all:
+                    try:
+                        self.refresh()
+                    except Exception:  # a surprise in a listing must not stop the stream
+                        log.exception("bybit: instruments refresh failed")
         finally:
+            for t in list(self._threads):
+                t.join(10.0)
             self._emit_ref[0] = None
             if worker is not None:
                 worker.join(5.0)
-            if self._rest is not None:
-                self._rest.close()
+            self._rest.close()
 
     # ------------------------------------------------------------------ backfill
 
-    def _on_gap(self, gap: Gap) -> None:
+    def _on_gap(self, gap: Gap, link: Link) -> None:
+        symbols = tuple(dict.fromkeys(topic_symbol(t) for t in link.topics))
         if self._backfiller is None:
-            self._tell_gaps([gap], 0, "backfill is off")
+            self._tell_gaps([(gap, symbols)], 0, "backfill is off")
             return
         with self._gaps_lock:
-            self._gaps_to_tell.append(gap)
+            self._gaps_to_tell.append((gap, symbols))
         limit = self._settings.bybit.backfill_minutes * MINUTE_MS
         end = self._clock.now_ms()
         start = max(gap.start_ms - MINUTE_MS, end - limit)
-        self._jobs.put((start, end, f"gap: {gap.cause}"))
+        self._jobs.put((start, end, f"gap: {gap.cause}", frozenset(symbols)))
 
     def _sleep(self, seconds: float) -> None:
         if self._stop.wait(seconds):
@@ -275,20 +283,22 @@ class BybitSource:
         assert self._backfiller is not None
         while not self._stop.is_set():
             try:
-                start, end, reason = self._jobs.get(timeout=0.2)
+                start, end, reason, symbols = self._jobs.get(timeout=0.2)
             except queue.Empty:
                 continue
             while True:  # merge queued windows into one run
                 try:
-                    s2, e2, r2 = self._jobs.get_nowait()
+                    s2, e2, r2, sym2 = self._jobs.get_nowait()
                 except queue.Empty:
                     break
                 start, end, reason = min(start, s2), max(end, e2), r2
+                symbols = None if symbols is None or sym2 is None else symbols | sym2
             with self._gaps_lock:
                 gaps, self._gaps_to_tell = self._gaps_to_tell, []
             bars, error = 0, ""
             try:
-                bars = self._backfiller.run(start, end, reason, self._stop)
+                todo = None if symbols is None else [s for s in self._plan.symbols() if s in symbols]
+                bars = self._backfiller.run(start, end, reason, self._stop, todo)
                 progress = self._backfiller.progress()
                 if progress.get("state") == "failed":
                     error = "; ".join(progress.get("errors") or [])[-200:] or "backfill failed"
@@ -299,37 +309,50 @@ class BybitSource:
                 error = f"{type(exc).__name__}: {exc}"[:200]
             self._tell_gaps(gaps, bars, error)
 
-    def _tell_gaps(self, gaps: list[Gap], bars: int, error: str) -> None:
+    def _tell_gaps(self, gaps: list[tuple[Gap, tuple[str, ...]]], bars: int, error: str) -> None:
         """Tell ``on_gap`` about closed gaps and how their backfill went (never raises)."""
         if self._on_feed_gap is None:
             return
-        for gap in gaps:
+        for gap, symbols in gaps:
             if gap.end_ms is None:
                 continue
             try:
-                self._on_feed_gap(FeedGap(gap.start_ms, gap.end_ms, tuple(self._settings.symbols), gap.cause,
-                                          "bybit", bars, error))
+                self._on_feed_gap(FeedGap(gap.start_ms, gap.end_ms, symbols, gap.cause, "bybit", bars, error))
             except Exception:
                 log.exception("gap notice failed")
 
     # ------------------------------------------------------------------ health
 
+    def live_symbols(self, now_ms: int, window_ms: int) -> int:
+        """Followed symbols with a data message received in the last ``window_ms``."""
+        with self._links_lock:
+            links = [link for link, _ in self._links]
+        followed = set(self._plan.symbols())
+        live = {topic_symbol(t) for link in links for t, ms in link.last_data_by_topic().items() if now_ms - ms <= window_ms}
+        return len(live & followed)
+
+    def universe(self) -> dict[str, Any]:
+        """What the engine's universe section shows: how the symbols were chosen, focus, changes."""
+        with self._links_lock:
+            n_links = len(self._links)
+        return {
+            "mode": "all" if self._settings.follows_all else "list",
+            "focus_books": len(self._plan.focus & set(self._plan.symbols())),
+            "connections": n_links,
+            "topics": len(self._plan.topics()),
+            "refreshes": self.refreshes,
+            "last_refresh_ms": self.last_refresh_ms or None,
+            "last_refresh_error": self.last_refresh_error,
+            "changes": list(self.changes)[-20:],
+        }
+
     def health(self) -> dict[str, Any]:
-        """Connection, per-topic message ages, rates, reconnects, gaps and backfill progress."""
-        sup = self._supervisor
-        out = self._link.stats()
-        out.update(
-            {
-                "reconnects": sup.reconnects,
-                "connect_attempts": sup.attempts,
-                "next_backoff_s": round(sup.next_delay_s, 3),
-                "last_error": sup.last_error,
-                "gaps": [g.to_dict() for g in sup.gaps()[-20:]],
-                "backfill": self._backfiller.progress() if self._backfiller is not None else {"state": "off"},
-            }
-        )
-        if self._rest is not None:
-            out["rest"] = {"calls": self._rest.calls, "retries": self._rest.retries, "last_error": self._rest.last_error}
+        """Connections (merged, and one row each), message ages, rates, reconnects, gaps, backfill."""
+        with self._links_lock:
+            links = list(self._links)
+        out = merged_health(links, self._settings.bybit.ws_url)
+        out["backfill"] = self._backfiller.progress() if self._backfiller is not None else {"state": "off"}
+        out["rest"] = {"calls": self._rest.calls, "retries": self._rest.retries, "last_error": self._rest.last_error}
         return out
 
 

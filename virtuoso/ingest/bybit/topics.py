@@ -1,24 +1,29 @@
-"""Bybit v5 public linear topic names for a watchlist.
+"""Bybit v5 public linear topic names for a watchlist, and how they are spread over connections.
 
 Reference: https://bybit-exchange.github.io/docs/v5/websocket/public/ticker (and the sibling
 pages for publicTrade, allLiquidation and orderbook). The older ``liquidation`` topic is retired;
-``allLiquidation`` replaces it.
+``allLiquidation`` replaces it. Limits (https://bybit-exchange.github.io/docs/v5/ws/connect): at
+most 10 args per subscribe request, and 21,000 characters of args per public connection; see
+:class:`SubscriptionPlan`.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 # Bybit accepts at most 10 args per subscribe request on some channels; 10 is safe everywhere.
 MAX_ARGS_PER_REQUEST = 10
 KINDS = ("tickers", "publicTrade", "allLiquidation", "orderbook")
 
 
-def topics_for(symbols: Iterable[str], orderbook_depth: int = 50) -> list[str]:
-    """Every topic Virtuoso streams for ``symbols``: tickers, trades, liquidations, book."""
+def topics_for(symbols: Iterable[str], orderbook_depth: int = 50, book: Callable[[str], bool] | None = None) -> list[str]:
+    """Every topic Virtuoso streams for ``symbols``: tickers, trades, liquidations, and the book
+    for those ``book`` picks (all of them when it is None)."""
     out: list[str] = []
     for s in symbols:
-        out += [f"tickers.{s}", f"publicTrade.{s}", f"allLiquidation.{s}", f"orderbook.{orderbook_depth}.{s}"]
+        out += [f"tickers.{s}", f"publicTrade.{s}", f"allLiquidation.{s}"]
+        if book is None or book(s):
+            out.append(f"orderbook.{orderbook_depth}.{s}")
     return out
 
 

@@ -89,18 +89,25 @@ class LinearPublicStream(WebSocket):
             return
         super()._connect(self._url_template)
 
-    def connect(self) -> None:
-        """Open a fresh connection through pybit and subscribe; raises if it cannot connect."""
+    def connect(self, topics: Sequence[str] | None = None) -> None:
+        """Open a fresh connection through pybit and subscribe (to ``topics`` when given, from now
+        on); raises if it cannot connect."""
+        if topics is not None:
+            self._topics = list(topics)
         self._reset()
         self._connect(self.url)
         self.subscribe_all()
 
     def subscribe_all(self) -> None:
         """Send subscribe requests for every topic (Bybit acks each with our ``req_id``)."""
-        for args in chunked(self._topics):
+        self.send_op("subscribe", self._topics)
+
+    def send_op(self, op: str, topics: Sequence[str]) -> None:
+        """``subscribe`` or ``unsubscribe`` ``topics`` on the open connection, 10 args per request."""
+        for args in chunked(topics):
             req_id = uuid.uuid4().hex[:16]
             self.pending_req_ids[req_id] = args
-            self.ws.send(json.dumps({"op": "subscribe", "req_id": req_id, "args": args}))
+            self.ws.send(json.dumps({"op": op, "req_id": req_id, "args": args}))
 
     def close(self) -> None:
         """Close the connection (pybit's exit); never raises."""

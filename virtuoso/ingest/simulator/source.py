@@ -5,6 +5,13 @@ now (trades batched per second to keep that burst small, and rate-limited so the
 bounded queue is not flooded), so charts have an hour of data at once. Then it goes live:
 messages are released when their exchange time is reached, at ``settings.simulator.speed``
 simulated seconds per wall second. Receive times come from the injected clock.
+
+Which symbols: ``VIRTUOSO_SYMBOLS=all`` simulates the whole simulated universe (500 names, Zipf-like
+turnover from ~$4B a day down to ~$4M, :func:`~virtuoso.ingest.simulator.profiles.simulated_universe`);
+a list must name symbols of that universe, and a name outside it stops start-up with a message
+saying which symbols can be simulated. Order books, as on Bybit, only for the focus list:
+``VIRTUOSO_BYBIT__ORDERBOOK_SYMBOLS``, else the list, else with ``all`` the ``orderbook_top_n``
+most liquid names.
 """
 
 from __future__ import annotations
@@ -13,10 +20,11 @@ import threading
 import time
 from typing import Any
 
-from virtuoso.config import Settings
+from virtuoso.config import Settings, SettingsError
 from virtuoso.domain.clock import Clock
 from virtuoso.ingest.base import RawEmit
 from virtuoso.ingest.simulator.market import SimMarket
+from virtuoso.ingest.simulator.profiles import simulated_universe
 
 WARMUP_MIN = 60
 WARMUP_MAX_MSGS_PER_S = 50_000.0
@@ -40,19 +48,25 @@ class SimulatorSource:
         self.warmup_max_msgs_per_s = warmup_max_msgs_per_s
         now_ms = clock.now_ms()
         self.live_start_ms = now_ms - now_ms % 1000
+        self.symbols = simulated_symbols(settings)
         self.market = SimMarket(
-            list(settings.symbols),
+            self.symbols,
             seed=sim.seed,
             start_ms=self.live_start_ms - self.warmup_min * 60_000,
             episodes_per_hour=sim.episodes_per_hour,
             market_moves_per_day=sim.market_moves_per_day,
             trade_batch_ms=1000,
+            book_symbols=book_symbols(settings, self.symbols),
         )
         self.messages = 0
         self.phase = "idle"
         self._wall0 = time.monotonic()
         self._rate_mark = (self._wall0, 0)
         self._msgs_per_s = 0.0
+
+    def resolve_symbols(self) -> list[str]:
+        """The simulated symbols (checked at construction)."""
+        return list(self.symbols)
 
     @property
     def live_from_ms(self) -> int:
@@ -116,3 +130,27 @@ class SimulatorSource:
             "warmup_min": self.warmup_min,
             "sim_time_ms": self.market.now_ms,
         }
+
+
+def simulated_symbols(settings: Settings) -> list[str]:
+    """``all``: the simulated universe; a list: checked against it (SettingsError naming the rest)."""
+    names = simulated_universe()
+    if settings.follows_all:
+        return names
+    known = set(names)
+    unknown = [s for s in settings.symbols if s not in known]
+    if unknown:
+        raise SettingsError(
+            f"VIRTUOSO_SYMBOLS: the simulator cannot simulate {', '.join(unknown)}; it simulates {len(names)} "
+            f"symbols: {', '.join(names[:12])}, ... (VIRTUOSO_SYMBOLS=all simulates every one)")
+    return list(settings.symbols)
+
+
+def book_symbols(settings: Settings, symbols: list[str]) -> list[str] | None:
+    """Symbols with order-book messages (None: every one)."""
+    b = settings.bybit
+    if b.orderbook_symbols:
+        return [s for s in b.orderbook_symbols if s in set(symbols)]
+    if settings.follows_all:
+        return symbols[: b.orderbook_top_n]  # the universe is ordered most liquid first
+    return None
