@@ -32,22 +32,19 @@ CREATE TABLE IF NOT EXISTS bars_1m (
     open REAL, high REAL, low REAL, close REAL, volume REAL, turnover REAL, trade_count INTEGER,
     buy_volume REAL, sell_volume REAL, open_interest REAL, funding_rate REAL,
     long_liq_volume REAL, short_liq_volume REAL, simulated INTEGER NOT NULL DEFAULT 0,
-    block_volume REAL NOT NULL DEFAULT 0, max_print_volume REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (symbol, start_ms)
 );
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, symbol TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
     score REAL NOT NULL, ts_event_ms INTEGER NOT NULL, evidence TEXT NOT NULL,
-    message TEXT NOT NULL DEFAULT '', simulated INTEGER NOT NULL DEFAULT 0,
-    ts_start_ms INTEGER NOT NULL DEFAULT 0, change TEXT NOT NULL DEFAULT 'new',
-    direction INTEGER NOT NULL DEFAULT 0
+    message TEXT NOT NULL DEFAULT '', simulated INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts_event_ms);
 CREATE INDEX IF NOT EXISTS alerts_symbol_ts ON alerts (symbol, ts_event_ms);
 """
 
-# Columns added after the first release: a file written by an older version gains them on open
-# (``ALTER TABLE ... ADD COLUMN`` with the same default), so no stored row is lost.
+# Columns added after the first release, defined here only: every file (new, or written by an older
+# version) gains them on open with ``ALTER TABLE ... ADD COLUMN``, so no stored row is lost.
 _ADDED_COLUMNS = {
     "bars_1m": (("block_volume", "REAL NOT NULL DEFAULT 0"), ("max_print_volume", "REAL NOT NULL DEFAULT 0")),
     "alerts": (("ts_start_ms", "INTEGER NOT NULL DEFAULT 0"), ("change", "TEXT NOT NULL DEFAULT 'new'"),
