@@ -56,6 +56,30 @@ def _open(symbol: str) -> None:
     st.switch_page(MARKET_PAGE)
 
 
+# printf formats of the numeric columns; a column with a missing figure is shown as text instead,
+# because the grid draws a missing number as "None" whatever its format says.
+NUMBER_FORMATS = {
+    "Price": "%.6g", **{HEADERS[c]: "%+.2f" for c in ("chg_5m_pct", "chg_1h_pct", "oi_chg_5m_pct", "oi_chg_1h_pct")},
+    "Funding %": "%+.4f", "Volume vs usual (x)": "%.1f", "Liquidations 15 m (USD)": "compact",
+    "Turnover 24 h (USD)": "compact",
+}
+NEEDS_HISTORY = "needs more history"
+
+
+def _missing_as_words(shown: pd.DataFrame) -> pd.DataFrame:
+    out = shown.copy()
+    for col, f in NUMBER_FORMATS.items():
+        if col in out and out[col].isna().any():
+            out[col] = [NEEDS_HISTORY if x != x else (fmt.compact(x) if f == "compact" else f % x) for x in out[col]]
+    return out
+
+
+def _columns(shown: pd.DataFrame) -> dict:
+    numeric = {c: st.column_config.NumberColumn(format=f) for c, f in NUMBER_FORMATS.items()
+               if c in shown and shown[c].dtype.kind == "f"}
+    return {**numeric, "Score": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")}
+
+
 def _table(view: MonitorView, search: str, only_open: bool, min_score: float, min_oi_move: float, sort: str,
            ascending: bool) -> None:
     with components.guarded("Scanner table"):
@@ -64,20 +88,11 @@ def _table(view: MonitorView, search: str, only_open: bool, min_score: float, mi
         flagged = sum(1 for r in rows if r.open_events)
         st.caption(f"{len(df)} of {len(rows)} symbols shown · {flagged} with an open event · "
                    f"updated {fmt.utc(runtime.now_ms(view))} UTC · select a row to open its Market page")
-        shown = df.rename(columns=HEADERS)
+        shown = _missing_as_words(df.rename(columns=HEADERS))
         event = st.dataframe(
             shown, hide_index=True, width="stretch", height=min(36 + 35 * max(len(df), 1), 700),
             on_select="rerun", selection_mode="single-row", key=keys.SCANNER_TABLE,
-            column_config={
-                "Price": st.column_config.NumberColumn(format="%.6g"),
-                **{HEADERS[c]: st.column_config.NumberColumn(format="%+.2f") for c in
-                   ("chg_5m_pct", "chg_1h_pct", "oi_chg_5m_pct", "oi_chg_1h_pct")},
-                "Funding %": st.column_config.NumberColumn(format="%+.4f"),
-                "Volume vs usual (x)": st.column_config.NumberColumn(format="%.1f"),
-                "Liquidations 15 m (USD)": st.column_config.NumberColumn(format="compact"),
-                "Turnover 24 h (USD)": st.column_config.NumberColumn(format="compact"),
-                "Score": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f"),
-            },
+            column_config=_columns(shown),
         )
         picked = list(getattr(getattr(event, "selection", None), "rows", None) or [])
         if picked and picked[0] < len(df):
