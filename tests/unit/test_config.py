@@ -101,3 +101,34 @@ def test_env_example_documents_every_setting_and_matches_the_model():
 def test_readme_settings_table_matches_the_model():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert markdown_table() in readme, "regenerate the table: python -m virtuoso.app.envdoc markdown"
+
+
+def test_a_given_environ_is_read_without_touching_os_environ_for_other_threads(monkeypatch):
+    import os
+    import threading
+
+    monkeypatch.setenv("VIRTUOSO_SYMBOLS", "ETHUSDT")  # must not leak into a load given its own mapping
+    path = os.environ["PATH"]
+    stop = threading.Event()
+    seen: dict[str, int] = {"reads": 0, "missing": 0, "changed": 0}
+
+    def reader() -> None:
+        while not stop.is_set():
+            value = os.environ.get("PATH")
+            seen["reads"] += 1
+            if value is None:
+                seen["missing"] += 1
+            elif value != path:
+                seen["changed"] += 1
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        for i in range(300):
+            s = load_settings({"VIRTUOSO_SYMBOLS": "BTCUSDT", "VIRTUOSO_RELAY__PORT": str(9000 + i)}, env_file=None)
+            assert s.symbols == ["BTCUSDT"] and s.relay.port == 9000 + i
+    finally:
+        stop.set()
+        t.join(10)
+    assert seen["reads"] > 0 and seen["missing"] == 0 and seen["changed"] == 0
+    assert load_settings(env_file=None).symbols == ["ETHUSDT"]  # no mapping: os.environ, as before

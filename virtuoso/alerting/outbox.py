@@ -184,7 +184,11 @@ class Outbox:
         self.path = Path(path)
         self.clock = clock
         self._conn = connect(self.path)
-        migrate(self._conn)
+        try:
+            migrate(self._conn)
+        except BaseException:  # a start that fails here must not leave the file open
+            self._conn.close()
+            raise
         self._since: dict[str, int] = {}
         self._watermark: dict[str, int] = {}
 

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from virtuoso.alerting.bus import AlertBus
 from virtuoso.alerting.outbox import (
@@ -53,7 +53,10 @@ class DeliveryService:
     """Owns the delivery thread; ``health()`` and ``outcomes()`` are safe to call from any thread."""
 
     def __init__(self, settings: Settings, bus: AlertBus, view: Any, db_path: Path, clock: Clock, *,
+                 build_sinks: Callable[["DeliveryService"], Awaitable[None]],
                  live_from_ms: Callable[[], int | None] | None = None, chart_mode: str = "process") -> None:
+        """``build_sinks(service)`` builds the configured channels on the delivery loop, once the
+        outbox is open (the composition root passes :func:`virtuoso.app.delivery_build.build_sinks`)."""
         check_relay_settings(settings.relay)
         check_delivery_settings(settings)
         self.settings = settings
@@ -63,6 +66,7 @@ class DeliveryService:
         self.clock = clock
         self.live_from_ms = live_from_ms or (lambda: None)
         self.chart_mode = chart_mode
+        self._build_sinks = build_sinks
         self.outbox: Outbox | None = None
         self.outcome_store = OutcomeStore(self.db_path)
         self.discord: Any = None
@@ -111,6 +115,7 @@ class DeliveryService:
         """Ask sinks to flush what they can within a short grace, then stop the loop."""
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
+            self.outcome_store.close()  # built but never started, or its start failed
             return
         if self._stop_requested is not None:
             try:
@@ -150,7 +155,7 @@ class DeliveryService:
         tasks: list[asyncio.Task[Any]] = []
         side: list[asyncio.Task[Any]] = []
         try:
-            await self._build()
+            await self._build_sinks(self)
             for sink in self._sinks:
                 tasks.append(asyncio.create_task(sink.run(), name=f"sink-{sink.name}"))
             if self.relay is not None and self.relay.state == "listening":
@@ -184,11 +189,6 @@ class DeliveryService:
             if self.charts is not None:
                 self.charts.close(wait=True)  # joins the worker (at most the drawing in progress)
             self.outbox.close()
-
-    async def _build(self) -> None:
-        from virtuoso.sinks.delivery_build import build_sinks
-
-        await build_sinks(self)
 
     async def _run_executor(self) -> None:
         assert self.executor is not None

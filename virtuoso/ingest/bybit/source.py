@@ -198,9 +198,16 @@ class BybitSource:
 
     name = "bybit"
     simulated = False
+    # pybit's thread delivers frames: blocking it would stall the socket until Bybit drops it.
+    can_block = False
 
-    def __init__(self, settings: Settings, clock: Clock, on_history: Callable[[list[Bar]], None] | None = None,
+    def __init__(self, settings: Settings, clock: Clock, *,
+                 make_rest: Callable[[Callable[[float], None]], BybitRest] | None = None,
+                 on_history: Callable[[list[Bar]], None] | None = None,
                  on_gap: Callable[[FeedGap], None] | None = None) -> None:
+        """``make_rest(sleep)`` builds the REST client for backfills (the composition root passes
+        it, :func:`virtuoso.app.build.build_bybit`); with it and ``on_history`` the source
+        backfills at start and after each gap. ``sleep`` is the source's own: it ends on stop."""
         self._settings = settings
         self._clock = clock
         self._emit_ref: list[RawEmit | None] = [None]
@@ -219,12 +226,8 @@ class BybitSource:
         self._gaps_to_tell: list[Gap] = []  # closed gaps whose backfill has not run yet
         self._backfiller: Backfiller | None = None
         self._rest: BybitRest | None = None
-        if on_history is not None and b.backfill_minutes > 0:
-            self._rest = BybitRest(
-                b.rest_url, timeout_s=b.rest_timeout_s, max_attempts=b.rest_max_attempts,
-                backoff_initial_s=b.backoff_initial_s, backoff_max_s=min(b.backoff_max_s, 30.0),
-                sleep=self._sleep,
-            )
+        if on_history is not None and make_rest is not None and b.backfill_minutes > 0:
+            self._rest = make_rest(self._sleep)
             self._backfiller = Backfiller(self._rest, settings.symbols, on_history)
 
     def run(self, emit: RawEmit, stop: threading.Event) -> None:

@@ -1,7 +1,9 @@
 """Builds what the delivery service runs, from settings: only the channels that are configured.
 
-Kept apart from :mod:`virtuoso.sinks.delivery` so the service reads as lifecycle and flow, and
-this as the list of parts. Each channel is registered with the outbox when it is first built: a
+Part of the composition root (:mod:`virtuoso.app.build` hands :func:`build_sinks` to the
+:class:`~virtuoso.sinks.delivery.DeliveryService`, which calls it on its loop once the outbox is
+open): the service reads as lifecycle and flow and builds no adapter itself, this is the list of
+parts. Each channel is registered with the outbox when it is first built: a
 channel configured later starts from the outbox's end instead of replaying history to it.
 """
 
