@@ -61,8 +61,6 @@ def threshold(default: float, *, unit: str, lo: float, hi: float, step: float, d
 class BybitSettings(_Section):
     ws_url: str = Field("wss://stream.bybit.com/v5/public/linear", description="Public linear WebSocket URL.")
     rest_url: str = Field("https://api.bybit.com", description="REST base URL.")
-    api_key: SecretStr | None = Field(None, description="Optional; public data needs no key.")
-    api_secret: SecretStr | None = Field(None, description="Optional; public data needs no key.")
     connect_timeout_s: float = Field(5.0, gt=0, le=120, description="Auto source: give up on Bybit after this.")
     stale_after_s: float = Field(20.0, gt=0, le=600, description="Reconnect when no message arrives for this long.")
     backoff_initial_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay; doubles per failure, with jitter.")

@@ -66,12 +66,12 @@ def test_redacted_settings_never_contain_a_secret():
         {
             "VIRTUOSO_DISCORD__WEBHOOK_URL": "https://discord.com/api/webhooks/1/very-secret-token",
             "VIRTUOSO_RELAY__TOKEN": "relay-secret",
-            "VIRTUOSO_BYBIT__API_SECRET": "bybit-secret",
+            "VIRTUOSO_INFLUX__PASSWORD": "influx-secret",
         },
         env_file=None,
     )
     text = repr(redacted(s)) + repr(s)
-    for secret in ("very-secret-token", "relay-secret", "bybit-secret"):
+    for secret in ("very-secret-token", "relay-secret", "influx-secret"):
         assert secret not in text
 
 
@@ -132,3 +132,8 @@ def test_a_given_environ_is_read_without_touching_os_environ_for_other_threads(m
         t.join(10)
     assert seen["reads"] > 0 and seen["missing"] == 0 and seen["changed"] == 0
     assert load_settings(env_file=None).symbols == ["ETHUSDT"]  # no mapping: os.environ, as before
+
+
+def test_bybit_api_credentials_are_not_settings_public_data_needs_none():
+    with pytest.raises(SettingsError, match="VIRTUOSO_BYBIT__API_KEY: no such setting"):
+        load_settings({"VIRTUOSO_BYBIT__API_KEY": "k"}, env_file=None)

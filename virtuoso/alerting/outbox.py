@@ -319,10 +319,6 @@ class Outbox:
                                  (event_id,)).fetchone()
         return bool(row and row[0])
 
-    def states(self, sink: str) -> dict[str, str]:
-        """key -> state for every record of ``sink`` (tests and tools)."""
-        return dict(self._conn.execute("SELECT key, state FROM deliveries WHERE sink = ?", (sink,)).fetchall())
-
     def counts_since(self, since_ms: int) -> dict[str, int]:
         """Rows per kind created since ``since_ms`` (the daily heartbeat)."""
         return dict(self._conn.execute(
