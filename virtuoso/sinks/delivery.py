@@ -23,7 +23,7 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from virtuoso.alerting.bus import AlertBus
 from virtuoso.alerting.outbox import (
@@ -38,8 +38,17 @@ from virtuoso.domain.clock import Clock
 from virtuoso.domain.notices import FeedGap
 from virtuoso.domain.trades import PaperTradeEvent
 from virtuoso.sinks import notices
+from virtuoso.sinks.base import Sink
 from virtuoso.sinks.charts import ChartService, chart_bars
 from virtuoso.sinks.ws_relay import check_relay_settings
+
+if TYPE_CHECKING:
+    from virtuoso.sinks.discord import DiscordSink
+    from virtuoso.sinks.outcome_tracker import OutcomeTracker
+    from virtuoso.sinks.telegram import TelegramSink
+    from virtuoso.sinks.webhook import WebhookSink
+    from virtuoso.sinks.ws_relay import RelayOutboxSink, RelayServer
+    from virtuoso.trading.executor import PaperExecutor
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +78,20 @@ class DeliveryService:
         self._build_sinks = build_sinks
         self.outbox: Outbox | None = None
         self.outcome_store = OutcomeStore(self.db_path)
-        self.discord: Any = None
-        self.telegram: Any = None
-        self.webhook: Any = None
-        self.relay: Any = None
-        self.relay_sink: Any = None
-        self.executor: Any = None
+        self.discord: DiscordSink | None = None
+        self.telegram: TelegramSink | None = None
+        self.webhook: WebhookSink | None = None
+        self.relay: RelayServer | None = None  # the server; its outbox side is relay_sink
+        self.relay_sink: RelayOutboxSink | None = None
+        self.executor: PaperExecutor | None = None
         self.charts: ChartService | None = None
-        self.tracker: Any = None
+        self.tracker: OutcomeTracker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._stop_requested: asyncio.Event | None = None
-        self._sinks: list[Any] = []
+        self._sinks: list[Sink] = []  # the channels built, each drained by its own task
         self._subscribed = False
         self._notes: dict[tuple[str, str], str] = {}
         self.accepted = 0
@@ -125,6 +134,13 @@ class DeliveryService:
         thread.join(timeout_s)
         self._thread = None
         self.outcome_store.close()  # reopened on the next use
+
+    def add_sink(self, sink: Sink) -> None:
+        """A built channel (called by ``build_sinks`` on the loop): the outbox keeps its delivery
+        records from now on, and a task drains it once the service is running."""
+        assert self.outbox is not None
+        self.outbox.register_sink(sink.name)
+        self._sinks.append(sink)
 
     @property
     def relay_port(self) -> int | None:
