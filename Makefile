@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install run headless test test-fast bench lint docs clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package at the version the tests passed with: a fresh clone (and CI)
+# installs exactly that set, not whatever is newest that day.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import resource
@@ -42,6 +41,7 @@ from virtuoso.alerting.bus import AlertBus  # noqa: E402
 from virtuoso.app.view import SourceInfo  # noqa: E402
 from virtuoso.config import Settings  # noqa: E402
 from virtuoso.domain.clock import SystemClock  # noqa: E402
+from virtuoso.app.delivery_build import build_sinks
 from virtuoso.sinks.delivery import DeliveryService  # noqa: E402
 
 T0 = 1_700_000_000_000
@@ -100,7 +100,7 @@ def service(data_dir: Path, view: Any = None, **over: Any) -> tuple[DeliveryServ
     over.setdefault("outcomes", {"enabled": False})
     s = Settings(_env_file=None, data_dir=data_dir, trading={"enabled": False}, **over)
     bus = AlertBus()
-    return DeliveryService(s, bus, view or View(), data_dir / "virtuoso.db", SystemClock()).start(), bus
+    return DeliveryService(s, bus, view or View(), data_dir / "virtuoso.db", SystemClock(), build_sinks=build_sinks).start(), bus
 
 
 def event_id_of(payload: dict[str, Any]) -> str:
@@ -189,7 +189,7 @@ async def _e2e_relay_clients(url: str, clients: int) -> list[Any]:
 def bench_end_to_end(n: int, clients: int, gap_s: float, charts_on: bool = True) -> None:
     """Replayed market messages -> pipeline -> detection -> outbox -> Discord receiver and relay clients."""
     from tests.state_factories import ws_trade
-    from virtuoso.app.engine import GIL_SWITCH_INTERVAL_S
+    from virtuoso.app.interpreter import InterpreterTuning
     from virtuoso.app.pipeline import Pipeline
     from virtuoso.config import DetectionSettings
     from virtuoso.detect.runner import DetectionRunner
@@ -197,7 +197,6 @@ def bench_end_to_end(n: int, clients: int, gap_s: float, charts_on: bool = True)
     from virtuoso.ingest.bybit.parse import BybitParser
     from virtuoso.state.market import MarketState
 
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as Engine.start sets it for the process
     symbols = [f"S{i:03d}USDT" for i in range(n)]
     t0 = 1_736_121_600_000
     clocks = Clocks()
@@ -208,8 +207,7 @@ def bench_end_to_end(n: int, clients: int, gap_s: float, charts_on: bool = True)
                            discord={"webhook_url": r.url, "digest_window_s": 0, "chart": charts_on})
         runner = DetectionRunner(DetectionSettings(), svc.settings.policy, symbols)
         pipeline = Pipeline(BybitParser(), state, runner, bus, ManualClock())
-        gc.collect()
-        gc.freeze()  # as Engine.start does once everything is built, before data flows
+        tuning = InterpreterTuning().apply()  # as `virtuoso run` does once everything is built
         id_symbol: dict[str, str] = {}
         bus.subscribe_alerts("bench", lambda alerts: id_symbol.update({a.id: a.symbol for a in alerts}))
         started: dict[str, float] = {}
@@ -256,6 +254,7 @@ def bench_end_to_end(n: int, clients: int, gap_s: float, charts_on: bool = True)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(5)
             svc.stop()
+            tuning.restore()
         relay_lat = [t - started[sym] for sym, t in relay_recv]
         records = r.records()
         posts = {mid: (t, payload) for t, method, mid, payload, _ in records if method == "POST"}

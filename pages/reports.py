@@ -7,33 +7,20 @@ from pathlib import Path
 
 import streamlit as st
 
+from virtuoso.reports.export import export_pdf
 from virtuoso.ui import components, fmt, keys, runtime
 
 PERIODS_H = {"1 h": 1, "6 h": 6, "24 h": 24, "3 d": 72, "7 d": 168}
 
 
-def _exporter():
-    """``virtuoso.reports.export.export_pdf`` if the PDF renderer is installed, else ``None``."""
-    try:
-        from virtuoso.reports.export import export_pdf
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("virtuoso.reports"):
-            return None
-        raise
-    return export_pdf
-
-
 view = runtime.view(__file__)
 components.header(view, "Reports", "A PDF with the period's charts, alerts and statistics per symbol.")
 with components.guarded("Reports"):
-    export_pdf = _exporter()
     c = st.columns([1, 3])
     period = c[0].selectbox("Period", list(PERIODS_H), index=2, key=keys.REPORT_HOURS)
     symbols = c[1].multiselect("Symbols", list(view.symbols()), default=list(view.symbols()), key=keys.REPORT_SYMBOLS)
-    if export_pdf is None:
-        st.info("PDF export is not available yet (virtuoso.reports.export is not installed).")
-    clicked = st.button("Export PDF", type="primary", key=keys.REPORT_EXPORT, disabled=export_pdf is None or not symbols)
-    if clicked and export_pdf is not None:
+    clicked = st.button("Export PDF", type="primary", key=keys.REPORT_EXPORT, disabled=not symbols)
+    if clicked:
         out_dir = Path(view.settings.data_dir) / "reports"
         out_dir.mkdir(parents=True, exist_ok=True)
         out = out_dir / f"virtuoso-report-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.pdf"

@@ -108,6 +108,7 @@ def delivery(tmp_path: Any, view: Any = None, chart_mode: str = "inline", clock:
     from virtuoso.alerting.bus import AlertBus
     from virtuoso.config import Settings
     from virtuoso.domain.clock import SystemClock
+    from virtuoso.app.delivery_build import build_sinks
     from virtuoso.sinks.delivery import DeliveryService
 
     sections.setdefault("relay", {"enabled": False})
@@ -115,7 +116,7 @@ def delivery(tmp_path: Any, view: Any = None, chart_mode: str = "inline", clock:
     s = Settings(_env_file=None, data_dir=tmp_path, **sections)
     bus = AlertBus()
     svc = DeliveryService(s, bus, view or DeliveryView(), tmp_path / "virtuoso.db", clock or SystemClock(),
-                          live_from_ms=live_from_ms, chart_mode=chart_mode)
+                          build_sinks=build_sinks, live_from_ms=live_from_ms, chart_mode=chart_mode)
     return svc, bus
 
 

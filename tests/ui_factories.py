@@ -167,6 +167,7 @@ class TickSource:
 
     name = "simulator"
     simulated = True
+    can_block = True
 
     def __init__(self, symbols: Sequence[str] = SYMBOLS, interval_s: float = 0.1) -> None:
         self.symbols = tuple(symbols)

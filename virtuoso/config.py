@@ -13,13 +13,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict,
+)
 
 ENV_PREFIX = "VIRTUOSO_"
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
@@ -64,8 +67,6 @@ def threshold(default: float, *, unit: str, lo: float, hi: float, step: float, d
 class BybitSettings(_Section):
     ws_url: str = Field("wss://stream.bybit.com/v5/public/linear", description="Public linear WebSocket URL.")
     rest_url: str = Field("https://api.bybit.com", description="REST base URL.")
-    api_key: SecretStr | None = Field(None, description="Optional; public data needs no key.")
-    api_secret: SecretStr | None = Field(None, description="Optional; public data needs no key.")
     connect_timeout_s: float = Field(5.0, gt=0, le=120, description="Auto source: give up on Bybit after this.")
     stale_after_s: float = Field(20.0, gt=0, le=600, description="Reconnect when no message arrives for this long.")
     backoff_initial_s: float = Field(1.0, gt=0, le=60, description="First reconnect delay; doubles per failure, with jitter.")
@@ -319,6 +320,28 @@ class DashboardSettings(_Section):
     refresh_s: float = Field(1.0, ge=0.25, le=60, description="Live panel refresh interval.")
 
 
+# The environment ``load_settings(environ=...)`` was given, for the settings being built on this
+# thread (or task) only: os.environ is never touched, so other threads keep seeing the real one.
+_GIVEN_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("virtuoso_given_environ", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._given = dict(environ)  # read by _load_env_vars, which the base __init__ calls
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        out: dict[str, str | None] = {}
+        for key, value in self._given.items():
+            if self.env_ignore_empty and value == "":
+                continue
+            none = self.env_parse_none_str is not None and value == self.env_parse_none_str
+            out[key if self.case_sensitive else key.lower()] = None if none else value
+        return out
+
+
 class Settings(BaseSettings):
     """Everything Virtuoso can be told; see README's settings table and .env.example."""
 
@@ -357,6 +380,22 @@ class Settings(BaseSettings):
     notices: NoticeSettings = NoticeSettings()
     trading: TradingSettings = TradingSettings()
     dashboard: DashboardSettings = DashboardSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual order (arguments, environment, .env, secrets), with the environment
+        ``load_settings`` was given in place of ``os.environ`` when it was given one."""
+        given = _GIVEN_ENVIRON.get()
+        if given is not None:
+            env_settings = _MappingEnvSource(settings_cls, given)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -440,7 +479,9 @@ def _env_name(loc: tuple[Any, ...]) -> str:
 def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env"), **overrides: Any) -> Settings:
     """Read settings; raise :class:`SettingsError` naming every bad or unknown variable.
 
-    ``environ`` defaults to ``os.environ``; tests pass a dict so nothing leaks between them.
+    ``environ`` defaults to ``os.environ``; tests pass a dict so nothing leaks between them. A given
+    ``environ`` is read through its own settings source: ``os.environ`` is not changed, not even
+    for a moment (other threads read it meanwhile).
     """
     env = dict(os.environ if environ is None else environ)
     problems = [
@@ -449,18 +490,13 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     ]
     if problems:
         raise SettingsError("\n".join(problems))
-    saved = dict(os.environ)
+    token = _GIVEN_ENVIRON.set(env if environ is not None else None)
     try:
-        if environ is not None:
-            os.environ.clear()
-            os.environ.update(env)
         return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise SettingsError(_one_line_each(exc)) from None
     finally:
-        if environ is not None:
-            os.environ.clear()
-            os.environ.update(saved)
+        _GIVEN_ENVIRON.reset(token)
 
 
 def _secret_env_names(model: type[BaseModel], prefix: str = ENV_PREFIX) -> set[str]:

@@ -13,7 +13,8 @@ from tests.bybit_server import BybitServer, fast_env
 from virtuoso.config import load_settings
 from virtuoso.domain.clock import SystemClock
 from virtuoso.ingest.bybit.frames import Frame
-from virtuoso.ingest.bybit.source import BybitSource, probe
+from virtuoso.app.build import build_bybit
+from virtuoso.ingest.bybit.source import probe
 from virtuoso.ingest.bybit.ws import LinearPublicStream
 
 
@@ -30,7 +31,7 @@ class Running:
         self.settings = load_settings(fast_env(server, **env), env_file=None)
         self.messages: list[dict[str, Any]] = []
         self.history: list[list[Any]] = []
-        self.source = BybitSource(self.settings, SystemClock(), on_history=self.history.append)
+        self.source = build_bybit(self.settings, SystemClock(), on_history=self.history.append)
         self.stop = threading.Event()
         self._every = emit_error_every
         self.thread = threading.Thread(target=self.source.run, args=(self._emit, self.stop), name="virtuoso-ingest", daemon=True)

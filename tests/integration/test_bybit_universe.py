@@ -11,6 +11,7 @@ import pytest
 
 from tests.bybit_server import BybitServer, fast_env, universe_names
 from virtuoso.app.engine import Engine
+from virtuoso.app.build import bybit_rest_factory
 from virtuoso.config import SettingsError, load_settings
 from virtuoso.domain.clock import SystemClock
 from virtuoso.ingest.bybit.source import BybitSource
@@ -54,7 +55,7 @@ class Collector:
         self.settings = load_settings(fast_env(server, **env), env_file=None)
         self.changes: list[tuple[list[str], list[str]]] = []
         self.seen: dict[str, set[str]] = {}  # kind -> symbols with a data frame
-        self.source = BybitSource(self.settings, SystemClock(), on_universe=lambda a, r: self.changes.append((list(a), list(r))))
+        self.source = BybitSource(self.settings, SystemClock(), make_rest=bybit_rest_factory(self.settings), on_universe=lambda a, r: self.changes.append((list(a), list(r))))
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.source.run, args=(self._emit, self.stop), daemon=True)
 
@@ -112,7 +113,7 @@ def test_a_new_listing_is_followed_after_the_next_refresh_and_a_delisted_one_dro
 def test_a_symbol_bybit_does_not_list_is_a_clear_start_up_error(market):
     settings = load_settings(fast_env(market, VIRTUOSO_SYMBOLS="BTCUSDT,NOPEUSDT,SOONUSDT"), env_file=None)
     with pytest.raises(SettingsError) as err:
-        BybitSource(settings, SystemClock()).resolve_symbols()
+        BybitSource(settings, SystemClock(), make_rest=bybit_rest_factory(settings)).resolve_symbols()
     msg = str(err.value)
     assert "NOPEUSDT" in msg and "not a Bybit linear contract" in msg and "SOONUSDT (PreLaunch)" in msg
     assert "BTCUSDT" not in msg.split("(checked")[0]

@@ -24,6 +24,7 @@ class ListSource:
 
     name = "replay"
     simulated = False
+    can_block = True
 
     def __init__(self, messages: list[dict[str, Any]]) -> None:
         self.messages = messages
@@ -159,22 +160,23 @@ def test_virtuoso_run_is_headless_writes_health_and_stops_cleanly_on_sigterm(tmp
 
 
 class _FloodSource(ListSource):
-    """Emits its messages as fast as it can, then waits; named like the source it stands for."""
+    """Emits its messages as fast as it can, then waits; says whether it can block."""
 
-    def __init__(self, name: str, messages: list[dict[str, Any]]) -> None:
+    def __init__(self, name: str, can_block: bool, messages: list[dict[str, Any]]) -> None:
         super().__init__(messages)
         self.name = name
+        self.can_block = can_block
 
 
 def _flood(n: int) -> list[dict[str, Any]]:
     return [_trade("BTCUSDT", T0_MS + i * 10, "60000", "0.5", "Buy", i) for i in range(n)]
 
 
-def test_a_simulator_or_replay_source_waits_for_a_full_queue_instead_of_dropping(tmp_path):
+def test_a_source_that_can_block_waits_for_a_full_queue_instead_of_dropping_whatever_its_name(tmp_path):
     msgs = _flood(20_000)
-    for name in ("simulator", "replay"):
+    for name in ("simulator", "replay", "recorded-file"):
         engine = Engine(_settings(tmp_path / name, VIRTUOSO_STATE__QUEUE_MAX="1000"),
-                        source=_FloodSource(name, msgs), store=MemoryStore()).start()
+                        source=_FloodSource(name, True, msgs), store=MemoryStore()).start()
         try:
             assert engine.wait_until(lambda e: e.health()["pipeline"].get("messages", 0) >= len(msgs), 60), name
             assert engine.health()["pipeline"]["queue_dropped"] == 0
@@ -184,7 +186,7 @@ def test_a_simulator_or_replay_source_waits_for_a_full_queue_instead_of_dropping
 
 def test_a_live_source_never_waits_it_drops_and_counts_when_the_pipeline_falls_behind(tmp_path):
     msgs = _flood(50_000)
-    source = _FloodSource("bybit", msgs)
+    source = _FloodSource("replay", False, msgs)  # the name is a label: can_block decides
     engine = Engine(_settings(tmp_path, VIRTUOSO_STATE__QUEUE_MAX="1000"), source=source, store=MemoryStore()).start()
     try:
         assert engine.wait_until(lambda e: source.emitted == len(msgs), 60)
@@ -193,3 +195,11 @@ def test_a_live_source_never_waits_it_drops_and_counts_when_the_pipeline_falls_b
         assert h["queue_dropped"] > 0 and h["messages"] + h["queue_dropped"] == len(msgs)
     finally:
         engine.stop()
+
+
+def test_the_real_sources_say_whether_they_can_block():
+    from virtuoso.ingest.bybit.source import BybitSource
+    from virtuoso.ingest.replay import ReplaySource
+    from virtuoso.ingest.simulator import SimulatorSource
+
+    assert SimulatorSource.can_block and ReplaySource.can_block and not BybitSource.can_block

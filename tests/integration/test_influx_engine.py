@@ -12,7 +12,7 @@ from tests.integration.test_influx_store import alert, same_bar
 from virtuoso.app.engine import Engine
 from virtuoso.config import load_settings
 from virtuoso.domain.clock import ManualClock
-from virtuoso.storage.factory import build_history_store
+from virtuoso.app.build import build_history_store
 from virtuoso.storage.influx import InfluxStore
 from virtuoso.storage.sqlite import SqliteStore
 
@@ -25,6 +25,7 @@ class ListSource:
     """Emits a fixed list of Bybit v5 messages, then waits for stop."""
 
     name = "replay"
+    can_block = True
     simulated = False
 
     def __init__(self, messages: list[dict[str, Any]]) -> None:

@@ -26,6 +26,7 @@ from virtuoso.alerting.outbox import Outbox, alert_item, line_key
 from virtuoso.config import Settings
 from virtuoso.domain.alerts import Severity
 from virtuoso.domain.clock import ManualClock, SystemClock
+from virtuoso.app.delivery_build import build_sinks
 from virtuoso.sinks.delivery import DeliveryService
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +66,7 @@ def test_a_failing_discord_does_not_hold_back_the_relay(tmp_path: Path) -> None:
         s = Settings(_env_file=None, data_dir=tmp_path, discord={"webhook_url": r.url, "max_attempts": 2},
                      relay={"port": 0}, trading={"enabled": False})
         bus = AlertBus()
-        svc = DeliveryService(s, bus, View(), tmp_path / "v.db", SystemClock()).start()
+        svc = DeliveryService(s, bus, View(), tmp_path / "v.db", SystemClock(), build_sinks=build_sinks).start()
         try:
             async def go() -> dict[str, Any]:
                 async with connect(f"ws://127.0.0.1:{svc.relay_port}") as ws:
@@ -88,6 +89,7 @@ CHILD = textwrap.dedent("""
     from virtuoso.alerting.bus import AlertBus
     from virtuoso.config import Settings
     from virtuoso.domain.clock import SystemClock
+    from virtuoso.app.delivery_build import build_sinks
     from virtuoso.sinks.delivery import DeliveryService
     from tests.integration.test_discord_sink import View
     from tests.state_factories import alert
@@ -95,7 +97,7 @@ CHILD = textwrap.dedent("""
     s = Settings(_env_file=None, data_dir=data_dir, discord={"webhook_url": url, "digest_window_s": 0, "chart": False},
                  relay={"enabled": False}, trading={"enabled": False})
     bus = AlertBus()
-    svc = DeliveryService(s, bus, View(), data_dir / "virtuoso.db", SystemClock()).start()
+    svc = DeliveryService(s, bus, View(), data_dir / "virtuoso.db", SystemClock(), build_sinks=build_sinks).start()
     for i in range(n):
         bus.publish_alerts([alert(ts_ms=1_700_000_000_000 + i * 1000)])
     print("published", flush=True)

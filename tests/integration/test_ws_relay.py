@@ -20,6 +20,7 @@ from virtuoso.app.view import SourceInfo
 from virtuoso.config import RelaySettings, Settings, SettingsError
 from virtuoso.domain.clock import SystemClock
 from virtuoso.domain.trades import PaperTradeEvent, PositionSide, TradeAction
+from virtuoso.app.delivery_build import build_sinks
 from virtuoso.sinks.delivery import DeliveryService
 
 T0 = 1_700_000_000_000
@@ -44,7 +45,7 @@ def relay(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Deli
     extra = getattr(request, "param", {})
     s = Settings(_env_file=None, data_dir=tmp_path, relay={"port": 0, **extra}, trading={"enabled": False})
     bus = AlertBus()
-    svc = DeliveryService(s, bus, View(), tmp_path / "v.db", SystemClock()).start()
+    svc = DeliveryService(s, bus, View(), tmp_path / "v.db", SystemClock(), build_sinks=build_sinks).start()
     try:
         yield svc, bus, f"ws://127.0.0.1:{svc.relay_port}"
     finally:
@@ -217,6 +218,6 @@ def test_a_non_loopback_host_without_a_token_refuses_to_start(tmp_path: Path) ->
     unchecked = Settings.model_construct(**{**dict(Settings(_env_file=None, data_dir=tmp_path)),
                                             "relay": RelaySettings(host="0.0.0.0")})
     with pytest.raises(SettingsError, match="VIRTUOSO_RELAY__TOKEN"):
-        DeliveryService(unchecked, AlertBus(), View(), tmp_path / "v.db", SystemClock())
+        DeliveryService(unchecked, AlertBus(), View(), tmp_path / "v.db", SystemClock(), build_sinks=build_sinks)
     ok = Settings(_env_file=None, data_dir=tmp_path, relay={"host": "0.0.0.0", "token": "t"})
-    DeliveryService(ok, AlertBus(), View(), tmp_path / "v.db", SystemClock())  # constructs; not started
+    DeliveryService(ok, AlertBus(), View(), tmp_path / "v.db", SystemClock(), build_sinks=build_sinks)  # constructs; not started

@@ -66,12 +66,12 @@ def test_redacted_settings_never_contain_a_secret():
         {
             "VIRTUOSO_DISCORD__WEBHOOK_URL": "https://discord.com/api/webhooks/1/very-secret-token",
             "VIRTUOSO_RELAY__TOKEN": "relay-secret",
-            "VIRTUOSO_BYBIT__API_SECRET": "bybit-secret",
+            "VIRTUOSO_INFLUX__PASSWORD": "influx-secret",
         },
         env_file=None,
     )
     text = repr(redacted(s)) + repr(s)
-    for secret in ("very-secret-token", "relay-secret", "bybit-secret"):
+    for secret in ("very-secret-token", "relay-secret", "influx-secret"):
         assert secret not in text
 
 
@@ -131,3 +131,39 @@ def test_a_loopback_relay_and_a_relay_with_a_token_are_accepted():
     s = load_settings({"VIRTUOSO_RELAY__HOST": "0.0.0.0", "VIRTUOSO_RELAY__TOKEN": "t0ken"}, env_file=None)
     assert s.relay.token is not None
     assert load_settings({"VIRTUOSO_RELAY__HOST": "0.0.0.0", "VIRTUOSO_RELAY__ENABLED": "false"}, env_file=None)
+
+
+def test_a_given_environ_is_read_without_touching_os_environ_for_other_threads(monkeypatch):
+    import os
+    import threading
+
+    monkeypatch.setenv("VIRTUOSO_SYMBOLS", "ETHUSDT")  # must not leak into a load given its own mapping
+    path = os.environ["PATH"]
+    stop = threading.Event()
+    seen: dict[str, int] = {"reads": 0, "missing": 0, "changed": 0}
+
+    def reader() -> None:
+        while not stop.is_set():
+            value = os.environ.get("PATH")
+            seen["reads"] += 1
+            if value is None:
+                seen["missing"] += 1
+            elif value != path:
+                seen["changed"] += 1
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        for i in range(300):
+            s = load_settings({"VIRTUOSO_SYMBOLS": "BTCUSDT", "VIRTUOSO_RELAY__PORT": str(9000 + i)}, env_file=None)
+            assert s.symbols == ["BTCUSDT"] and s.relay.port == 9000 + i
+    finally:
+        stop.set()
+        t.join(10)
+    assert seen["reads"] > 0 and seen["missing"] == 0 and seen["changed"] == 0
+    assert load_settings(env_file=None).symbols == ["ETHUSDT"]  # no mapping: os.environ, as before
+
+
+def test_bybit_api_credentials_are_not_settings_public_data_needs_none():
+    with pytest.raises(SettingsError, match="VIRTUOSO_BYBIT__API_KEY: no such setting"):
+        load_settings({"VIRTUOSO_BYBIT__API_KEY": "k"}, env_file=None)

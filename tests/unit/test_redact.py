@@ -74,6 +74,13 @@ def test_httpx_request_lines_never_show_a_webhook_token_even_one_nobody_register
     assert "never-registered-token" not in caplog.text
 
 
+def test_a_token_path_is_masked_by_its_shape_even_when_a_registered_secret_is_a_word_in_it():
+    scrubber = redact.SecretScrubber()
+    scrubber.add("hook")  # a generic webhook URL's last segment, registered by protect()
+    line = scrubber.scrub("POST http://h/api/webhooks/42/tok-en-123")
+    assert "/42/" + redact.MASK in line and "tok-en-123" not in line
+
+
 def test_a_telegram_bot_path_is_masked_by_its_shape():
     assert redact.SCRUBBER.scrub("GET https://api.telegram.org/bot987654:AAbb-CC_dd/sendMessage") == \
         f"GET https://api.telegram.org/bot{redact.MASK}/sendMessage"

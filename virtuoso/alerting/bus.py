@@ -45,6 +45,13 @@ class AlertBus:
         with self._lock:
             self._notice_subs.append((name, fn))
 
+    def unsubscribe(self, name: str) -> None:
+        """Drop every subscription made under ``name`` (a failed engine start undoes its own)."""
+        with self._lock:
+            self._alert_subs = [(n, f) for n, f in self._alert_subs if n != name]
+            self._trade_subs = [(n, f) for n, f in self._trade_subs if n != name]
+            self._notice_subs = [(n, f) for n, f in self._notice_subs if n != name]
+
     def publish_alerts(self, alerts: Sequence[Alert]) -> None:
         """Hand alerts to every subscriber in subscription order."""
         if not alerts:

@@ -184,7 +184,11 @@ class Outbox:
         self.path = Path(path)
         self.clock = clock
         self._conn = connect(self.path)
-        migrate(self._conn)
+        try:
+            migrate(self._conn)
+        except BaseException:  # a start that fails here must not leave the file open
+            self._conn.close()
+            raise
         self._since: dict[str, int] = {}
         self._watermark: dict[str, int] = {}
 
@@ -314,10 +318,6 @@ class Outbox:
         row = self._conn.execute("SELECT MIN(history) FROM outbox WHERE event_id = ? AND kind = 'alert'",
                                  (event_id,)).fetchone()
         return bool(row and row[0])
-
-    def states(self, sink: str) -> dict[str, str]:
-        """key -> state for every record of ``sink`` (tests and tools)."""
-        return dict(self._conn.execute("SELECT key, state FROM deliveries WHERE sink = ?", (sink,)).fetchall())
 
     def counts_since(self, since_ms: int) -> dict[str, int]:
         """Rows per kind created since ``since_ms`` (the daily heartbeat)."""

@@ -7,17 +7,16 @@
                                                                                          (outbox, Discord,
                                                                                           relay, paper executor)
 
-Nothing else in the code base constructs adapters. The engine implements
+The engine and :mod:`virtuoso.app.build` (its parts list) are the only places adapters are built;
+the CLI commands that run without an engine call the same builders. The engine implements
 :class:`virtuoso.app.view.MonitorView`, so pages and reports read snapshots, history, alerts and
 health through it and never touch an adapter.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import queue
-import sys
 import threading
 import time
 from collections import deque
@@ -25,11 +24,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from virtuoso.alerting.bus import AlertBus
+from virtuoso.app import build
+from virtuoso.app.interpreter import InterpreterTuning
 from virtuoso.app.persistence import ErrorBuffer, load_persisted_thresholds, save_thresholds
 from virtuoso.app.universe import Universe
 from virtuoso.app.universe import resolve as resolve_universe
 from virtuoso.app.view import SourceInfo
-from virtuoso.config import DetectionSettings, Settings, SettingsError, SourceKind
+from virtuoso.config import DetectionSettings, Settings, SourceKind
 from virtuoso.domain.alerts import Alert
 from virtuoso.domain.bars import Bar
 from virtuoso.domain.clock import Clock, SystemClock
@@ -41,10 +42,6 @@ from virtuoso.storage.base import Store
 log = logging.getLogger(__name__)
 
 _RECENT_ALERTS_MAX = 5_000
-# Sources that are not live: blocking them costs nothing, so they are never dropped. The live
-# Bybit source cannot wait (pybit's thread would stall and its socket fall behind): it drops and counts.
-SOURCES_THAT_CAN_WAIT = ("replay", "simulator")
-GIL_SWITCH_INTERVAL_S = 0.001
 
 
 class Engine:
@@ -63,6 +60,7 @@ class Engine:
         self.db_path = Path(settings.data_dir) / "virtuoso.db"
         self.bus = AlertBus()
         self.store: Store | None = store
+        self._given_store = store
         self.state: Any = None
         self.detection: Any = None
         self.pipeline: Any = None
@@ -70,6 +68,9 @@ class Engine:
         self.writer: Any = None
         self.universe: Universe | None = None
         self._source: Source | None = source
+        self._given_source = source
+        self._source_can_block = False
+        self._tuning: InterpreterTuning | None = None
         self._source_info = SourceInfo("none", False, "not started", 0)
         self._queue: queue.Queue[tuple[dict[str, Any], int]] = queue.Queue(maxsize=settings.state.queue_max)
         self._dropped = 0
@@ -84,28 +85,31 @@ class Engine:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "Engine":
-        """Build every part and start the threads; calling it again does nothing."""
+    def start(self, *, tune_interpreter: bool = False) -> "Engine":
+        """Build every part in order and start the threads; calling it again does nothing.
+
+        Settings are checked before anything is built (the source and the delivery service are
+        built first: their constructors validate). If a part fails to build, what was built is torn
+        down in reverse and the error raised: a failed start leaves no thread, open store or log
+        handler behind, and can be retried on the same engine once the cause is fixed.
+
+        ``tune_interpreter`` applies the process-wide tuning of :mod:`virtuoso.app.interpreter`
+        (``virtuoso run`` only); :meth:`stop` undoes it.
+        """
         with self._start_lock:
             if self._started:
                 return self
-            self._started = True
             Path(self.settings.data_dir).mkdir(parents=True, exist_ok=True)
             protect_settings(self.settings)  # before anything can log: no secret in any record
             logging.getLogger("virtuoso").addHandler(self._errors)
-            # The pipeline thread is CPU-bound (a detection second holds the GIL for milliseconds);
-            # with CPython's default 5 ms switch interval the delivery and relay threads wait
-            # whole intervals for it, which set the alert path's tail (bench/alerts.py). The
-            # process is ours: the engine is the composition root.
-            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-            self._build()
-            # Everything built so far (imported modules, the dashboard's libraries, reloaded
-            # history) lives as long as the process: take it out of the cyclic collector's full
-            # passes, which otherwise stop every thread for tens of ms (bench/alerts.py). Once per
-            # process: later engines (tests) must not pin earlier ones' objects.
-            if gc.get_freeze_count() == 0:
-                gc.collect()
-                gc.freeze()
+            try:
+                self._build()
+            except BaseException:
+                self._tear_down()
+                raise
+            self._started = True
+            if tune_interpreter:
+                self._tuning = InterpreterTuning().apply()
             self._spawn("virtuoso-ingest", self._run_source)
             self._spawn("virtuoso-pipeline", self._run_pipeline)
             return self
@@ -124,6 +128,31 @@ class Engine:
         if self.store is not None:
             self.store.close()
         logging.getLogger("virtuoso").removeHandler(self._errors)
+        if self._tuning is not None:
+            self._tuning.restore()
+            self._tuning = None
+
+    def _tear_down(self) -> None:
+        """Undo a partial :meth:`_build`, newest part first; a caller's source and store stay open."""
+        for name in ("delivery", "recent", "store"):
+            self.bus.unsubscribe(name)
+        built = self.store if self.store is not self._given_store else None
+        for what, part, undo in (
+            ("delivery", self.delivery, lambda p: p.stop()),
+            ("store writer", self.writer, lambda p: p.stop(flush=True)),
+            ("store", built, lambda p: p.close()),
+        ):
+            if part is None:
+                continue
+            try:
+                undo(part)
+            except Exception:  # keep undoing the rest; the build error is the one raised
+                log.exception("closing the %s after a failed start failed", what)
+        self.delivery = self.writer = self.pipeline = self.detection = self.state = None
+        self.store = self._given_store
+        self._source = self._given_source
+        self._source_info = SourceInfo("none", False, "not started", 0)
+        logging.getLogger("virtuoso").removeHandler(self._errors)
 
     @property
     def running(self) -> bool:
@@ -141,6 +170,7 @@ class Engine:
     # ------------------------------------------------------------------ wiring
 
     def _build(self) -> None:
+        """Build in order: the parts that check settings first, then the ones that start threads."""
         from virtuoso.detect.runner import DetectionRunner
         from virtuoso.ingest.bybit.parse import BybitParser
         from virtuoso.sinks.storage_writer import StoreWriter
@@ -149,12 +179,14 @@ class Engine:
         from virtuoso.app.pipeline import Pipeline
 
         s = self.settings
-        if self.store is None:
-            self.store = _build_store(s, self.clock)
         source, info = self._choose_source()
         self._source, self._source_info = source, info
+        self._source_can_block = bool(source.can_block)
         log.info("source: %s (%s)", info.name, info.reason)
         symbols = resolve_universe(source, s)  # VIRTUOSO_SYMBOLS=all, or the list checked by the source
+        self.delivery = build.build_delivery(s, self.bus, self, self.db_path, self.clock, self.live_from_ms)
+        if self.store is None:
+            self.store = build.build_history_store(s, self.clock)
 
         self.writer = StoreWriter(self.store)
         self.writer.start()
@@ -173,9 +205,7 @@ class Engine:
         self.bus.subscribe_alerts("recent", self._remember_alerts)
         self.pipeline = Pipeline(BybitParser(), self.state, self.detection, self.bus, self.clock,
                                  price_band=PriceBand(s.state.price_band_pct))
-        self.delivery = _build_delivery(s, self.bus, self, self.db_path, self.clock)
-        if self.delivery is not None:
-            self.delivery.start()
+        self.delivery.start()
 
     def _choose_source(self) -> tuple[Source, SourceInfo]:
         s, now = self.settings, self.clock.now_ms()
@@ -184,34 +214,23 @@ class Engine:
             return src, SourceInfo(src.name, src.simulated, "source given by the caller", now)
         kind = s.source
         if kind == SourceKind.SIMULATOR:
-            return self._simulator(), SourceInfo("simulator", True, "VIRTUOSO_SOURCE=simulator", now)
+            return build.build_simulator(s, self.clock), SourceInfo("simulator", True, "VIRTUOSO_SOURCE=simulator", now)
         if kind == SourceKind.REPLAY:
-            from virtuoso.ingest.replay import ReplaySource
-
-            if s.replay.path is None:
-                raise SettingsError("VIRTUOSO_REPLAY__PATH: required when VIRTUOSO_SOURCE=replay (a JSONL file)")
-            src = ReplaySource(s.replay.path, pace=s.replay.pace, clock=self.clock)
+            src = build.build_replay(s, self.clock)
             return src, SourceInfo("replay", src.simulated, f"replaying {s.replay.path}", now)
         if kind == SourceKind.BYBIT:
             return self._bybit(), SourceInfo("bybit", False, f"VIRTUOSO_SOURCE=bybit ({s.bybit.ws_url})", now)
-        reason = _probe_bybit(s)
+        reason = build.probe_bybit(s)
         if reason is None:
             return self._bybit(), SourceInfo("bybit", False, f"Bybit reachable at {s.bybit.ws_url}", now)
         why = f"Bybit unreachable ({reason}); showing SIMULATED data"
         log.warning(why)
-        return self._simulator(), SourceInfo("simulator", True, why, now)
-
-    def _simulator(self) -> Source:
-        from virtuoso.ingest.simulator import SimulatorSource
-
-        return SimulatorSource(self.settings, self.clock)
+        return build.build_simulator(s, self.clock), SourceInfo("simulator", True, why, now)
 
     def _bybit(self) -> Source:
-        from virtuoso.ingest.bybit.source import BybitSource
-
-        return BybitSource(self.settings, self.clock, on_history=self._on_history, on_gap=self.bus.publish_notice,
-                           on_universe=lambda added, removed: self.universe.offer(added, removed),
-                           rank=self._book_rank)
+        return build.build_bybit(self.settings, self.clock, on_history=self._on_history, on_gap=self.bus.publish_notice,
+                                 on_universe=lambda added, removed: self.universe.offer(added, removed),
+                                 rank=self._book_rank)
 
     def _book_rank(self) -> list[str]:
         """Symbols by event score, then 24 h turnover: which order books the Bybit source streams."""
@@ -244,7 +263,7 @@ class Engine:
     # ------------------------------------------------------------------ threads
 
     def _emit(self, msg: dict[str, Any], ts_recv_ns: int) -> None:
-        if self._source_info.name in SOURCES_THAT_CAN_WAIT:
+        if self._source_can_block:
             # A file or the simulator can wait: never drop their data (a lost ticker delta would
             # corrupt merged state and leave holes in history); block until the pipeline catches up.
             while not self._stop.is_set():
@@ -442,32 +461,3 @@ def _safe(fn: Any) -> dict[str, Any]:
         return dict(fn())
     except Exception as exc:  # health must render even when a part is broken
         return {"health_error": str(exc)}
-
-
-def _build_store(settings: Settings, clock: Clock) -> Store:
-    try:
-        from virtuoso.storage.factory import build_history_store
-    except ModuleNotFoundError:
-        from virtuoso.storage.sqlite import SqliteStore
-
-        return SqliteStore(Path(settings.data_dir) / "virtuoso.db")
-    return build_history_store(settings, clock)
-
-
-def _build_delivery(settings: Settings, bus: AlertBus, view: Any, db_path: Path, clock: Clock) -> Any:
-    try:
-        from virtuoso.sinks.delivery import DeliveryService
-    except ModuleNotFoundError:
-        return None
-    return DeliveryService(settings, bus, view, db_path, clock, live_from_ms=view.live_from_ms)
-
-
-def _probe_bybit(settings: Settings) -> str | None:
-    try:
-        from virtuoso.ingest.bybit.source import probe
-    except ModuleNotFoundError:
-        return "live Bybit source not installed"
-    try:
-        return probe(settings, settings.bybit.connect_timeout_s)
-    except Exception as exc:
-        return f"probe failed: {exc}"

@@ -94,12 +94,4 @@ class Kline(NamedTuple):
     confirm: bool
 
 
-class OpenInterestPoint(NamedTuple):
-    """Open interest at a time, as REST backfill returns it."""
-
-    symbol: str
-    ts_event_ms: int
-    open_interest: float
-
-
 Event = Ticker | Trade | Liquidation | BookSummary | Kline

@@ -19,8 +19,16 @@ RawEmit = Callable[[Any, int], None]  # (message dict or Frame, receive time ns)
 
 
 class Source(Protocol):
-    name: str  # "bybit" | "simulator" | "replay"
+    name: str  # "bybit" | "simulator" | "replay": shown to the user, never branched on
     simulated: bool  # True only for the simulator: drives the SIMULATED label everywhere
+
+    @property
+    def can_block(self) -> bool:
+        """True if ``emit`` may block until the pipeline has room (a file, the simulator): such a
+        source is never dropped from. False for a live feed whose reader thread must not stall
+        (its socket would fall behind): when the pipeline is full its messages are dropped and
+        counted."""
+        ...
 
     def run(self, emit: RawEmit, stop: threading.Event) -> None:
         """Produce messages until ``stop`` is set or the source is exhausted (blocking)."""

@@ -188,6 +188,7 @@ class ReplaySource:
     """
 
     name = "replay"
+    can_block = True  # a file waits: dropping would lose ticker deltas and leave holes in history
 
     def __init__(self, path: Path | str, pace: bool, clock: Clock) -> None:
         self.path = Path(path)

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from virtuoso.alerting.bus import AlertBus
 from virtuoso.alerting.outbox import (
@@ -38,8 +38,17 @@ from virtuoso.domain.clock import Clock
 from virtuoso.domain.notices import FeedGap
 from virtuoso.domain.trades import PaperTradeEvent
 from virtuoso.sinks import notices
+from virtuoso.sinks.base import Sink
 from virtuoso.sinks.charts import ChartService, chart_bars
 from virtuoso.sinks.ws_relay import check_relay_settings
+
+if TYPE_CHECKING:
+    from virtuoso.sinks.discord import DiscordSink
+    from virtuoso.sinks.outcome_tracker import OutcomeTracker
+    from virtuoso.sinks.telegram import TelegramSink
+    from virtuoso.sinks.webhook import WebhookSink
+    from virtuoso.sinks.ws_relay import RelayOutboxSink, RelayServer
+    from virtuoso.trading.executor import PaperExecutor
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +62,10 @@ class DeliveryService:
     """Owns the delivery thread; ``health()`` and ``outcomes()`` are safe to call from any thread."""
 
     def __init__(self, settings: Settings, bus: AlertBus, view: Any, db_path: Path, clock: Clock, *,
+                 build_sinks: Callable[["DeliveryService"], Awaitable[None]],
                  live_from_ms: Callable[[], int | None] | None = None, chart_mode: str = "process") -> None:
+        """``build_sinks(service)`` builds the configured channels on the delivery loop, once the
+        outbox is open (the composition root passes :func:`virtuoso.app.delivery_build.build_sinks`)."""
         check_relay_settings(settings.relay)
         check_delivery_settings(settings)
         self.settings = settings
@@ -63,22 +75,23 @@ class DeliveryService:
         self.clock = clock
         self.live_from_ms = live_from_ms or (lambda: None)
         self.chart_mode = chart_mode
+        self._build_sinks = build_sinks
         self.outbox: Outbox | None = None
         self.outcome_store = OutcomeStore(self.db_path)
-        self.discord: Any = None
-        self.telegram: Any = None
-        self.webhook: Any = None
-        self.relay: Any = None
-        self.relay_sink: Any = None
-        self.executor: Any = None
+        self.discord: DiscordSink | None = None
+        self.telegram: TelegramSink | None = None
+        self.webhook: WebhookSink | None = None
+        self.relay: RelayServer | None = None  # the server; its outbox side is relay_sink
+        self.relay_sink: RelayOutboxSink | None = None
+        self.executor: PaperExecutor | None = None
         self.charts: ChartService | None = None
-        self.tracker: Any = None
+        self.tracker: OutcomeTracker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._stop_requested: asyncio.Event | None = None
-        self._sinks: list[Any] = []
+        self._sinks: list[Sink] = []  # the channels built, each drained by its own task
         self._subscribed = False
         self._notes: dict[tuple[str, str], str] = {}
         self.accepted = 0
@@ -111,6 +124,7 @@ class DeliveryService:
         """Ask sinks to flush what they can within a short grace, then stop the loop."""
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
+            self.outcome_store.close()  # built but never started, or its start failed
             return
         if self._stop_requested is not None:
             try:
@@ -120,6 +134,13 @@ class DeliveryService:
         thread.join(timeout_s)
         self._thread = None
         self.outcome_store.close()  # reopened on the next use
+
+    def add_sink(self, sink: Sink) -> None:
+        """A built channel (called by ``build_sinks`` on the loop): the outbox keeps its delivery
+        records from now on, and a task drains it once the service is running."""
+        assert self.outbox is not None
+        self.outbox.register_sink(sink.name)
+        self._sinks.append(sink)
 
     @property
     def relay_port(self) -> int | None:
@@ -150,7 +171,7 @@ class DeliveryService:
         tasks: list[asyncio.Task[Any]] = []
         side: list[asyncio.Task[Any]] = []
         try:
-            await self._build()
+            await self._build_sinks(self)
             for sink in self._sinks:
                 tasks.append(asyncio.create_task(sink.run(), name=f"sink-{sink.name}"))
             if self.relay is not None and self.relay.state == "listening":
@@ -184,11 +205,6 @@ class DeliveryService:
             if self.charts is not None:
                 self.charts.close(wait=True)  # joins the worker (at most the drawing in progress)
             self.outbox.close()
-
-    async def _build(self) -> None:
-        from virtuoso.sinks.delivery_build import build_sinks
-
-        await build_sinks(self)
 
     async def _run_executor(self) -> None:
         assert self.executor is not None

@@ -51,13 +51,15 @@ class SecretScrubber(logging.Filter):
                 self._ordered = tuple(sorted(self._secrets.items(), key=lambda kv: -len(kv[0])))
 
     def scrub(self, text: str) -> str:
-        for secret, shown in self._ordered:
-            if secret in text:
-                text = text.replace(secret, shown)
+        # Token paths by shape first: a registered secret that is an ordinary word ("hook", the
+        # last segment of a generic webhook URL) must not break the shape before it is matched.
         if "webhooks/" in text:
             text = _WEBHOOK_PATH.sub(lambda m: m.group(1) + MASK, text)
         if "/bot" in text:
             text = _BOT_PATH.sub("/bot" + MASK, text)
+        for secret, shown in self._ordered:
+            if secret in text:
+                text = text.replace(secret, shown)
         return text
 
     def scrub_record(self, record: logging.LogRecord) -> None:

@@ -98,14 +98,3 @@ def flat_bar(symbol: str, start_ms: int, interval_s: int, price: float, open_int
     """A bar for an interval with no trades: OHLC at the previous close, zero volume."""
     return Bar(symbol, start_ms, interval_s, price, price, price, price, open_interest=open_interest,
                funding_rate=funding_rate, simulated=simulated)
-
-
-def combine(bars: list[Bar], interval_s: int, start_ms: int) -> Bar | None:
-    """Aggregate consecutive finer bars into one coarser bar (used by tests and the open 1m view)."""
-    if not bars:
-        return None
-    acc = BarAccumulator(bars[0].symbol, interval_s, start_ms, bars[0].open)
-    for b in bars:
-        acc.merge(b)
-    last = bars[-1]
-    return acc.to_bar(last.open_interest, last.funding_rate, last.simulated)

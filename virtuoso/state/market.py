@@ -94,41 +94,22 @@ class MarketState:
     def apply_many(self, events: Sequence[Event]) -> Sequence[Any]:
         """Fold several events in order under one lock; returns the events that could not be applied.
 
-        One venue message usually holds many trades, so this takes the lock once per message.
+        One venue message usually holds many trades, so this takes the lock once per message. The
+        result equals :meth:`apply` on each event in turn (``tests/property/test_market_fold_properties.py``).
         """
         closed: list[Bar] = []
         failed: list[Any] | None = None  # made on the first failure: nearly every call has none
-        folded = 0  # trades folded in place below
-        newest = 0
         lock = self._lock
         lock.acquire()  # not ``with``: half the cost, and this runs once per message
         try:
-            apply, syms = self._apply_locked, self._syms
+            apply = self._apply_locked
             for event in events:
                 try:
-                    # Most events are trades inside their symbol's open second: fold those here,
-                    # without a call; anything else (a new second, other kinds) goes the full way.
-                    if type(event) is Trade:
-                        st = syms.get(event.symbol)
-                        acc = st.acc_1s if st is not None else None
-                        ts = event.ts_event_ms
-                        if acc is not None and acc.start_ms <= ts < acc.start_ms + 1000:
-                            if ts > st.last_event_ms:  # type: ignore[union-attr]
-                                st.last_event_ms = ts  # type: ignore[union-attr]
-                                if ts > newest:
-                                    newest = ts
-                            acc.add_trade(event.price, event.size, event.side is _BUY, ts, event.is_block_trade)
-                            st.last_price = event.price  # type: ignore[union-attr]
-                            folded += 1
-                            continue
                     apply(event, closed)
                 except Exception:  # a bad event must not cost the good ones around it
                     if failed is None:
                         failed = []
                     failed.append(event)
-            self.events_applied += folded
-            if newest > self._last_event_ms:
-                self._last_event_ms = newest
         finally:
             lock.release()
         if closed:
@@ -149,15 +130,7 @@ class MarketState:
                 self._last_event_ms = ts
         kind = type(event)
         if kind is Trade:
-            acc = st.acc_1s
-            if acc is None:
-                st.last_price = event.price
-                self._open(st, ts)
-                acc = st.acc_1s
-            elif not acc.start_ms <= ts < acc.start_ms + 1000:  # the common case skips the call
-                self._roll(st, ts, closed)
-            acc.add_trade(event.price, event.size, event.side is _BUY, ts, event.is_block_trade)  # type: ignore[union-attr]
-            st.last_price = event.price
+            self._fold_trade(st, event, closed)  # type: ignore[arg-type]
         elif kind is Ticker:
             st.ticker = event
             if event.open_interest == event.open_interest:
@@ -181,6 +154,19 @@ class MarketState:
             st.book = event
             self._roll(st, ts, closed)
         # Kline and anything else: ignored on purpose (bars come from trades).
+
+    def _fold_trade(self, st: _Symbol, trade: Trade, closed: list[Bar]) -> None:
+        """The trade fold, the one place a trade enters a bar: into its second, opening or rolling first."""
+        ts = trade.ts_event_ms
+        acc = st.acc_1s
+        if acc is None:
+            st.last_price = trade.price
+            self._open(st, ts)
+            acc = st.acc_1s
+        elif not acc.start_ms <= ts < acc.start_ms + 1000:  # the common case skips the call
+            self._roll(st, ts, closed)
+        acc.add_trade(trade.price, trade.size, trade.side is _BUY, ts, trade.is_block_trade)  # type: ignore[union-attr]
+        st.last_price = trade.price
 
     def advance_to(self, ts_ms: int) -> None:
         """Close, for every symbol, the bars that end at or before ``ts_ms`` (quiet symbols too)."""

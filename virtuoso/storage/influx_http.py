@@ -132,13 +132,6 @@ class InfluxV1Client:
 
     # ------------------------------------------------------------------ API
 
-    def ping(self) -> bool:
-        """True when the server answers ``/ping`` (204 on 1.x, 204/200 on later versions)."""
-        try:
-            return self._request("GET", "/ping").status_code in (200, 204)
-        except InfluxError:
-            return False
-
     def create_database(self) -> None:
         """``CREATE DATABASE`` (a no-op when it exists); needs admin rights on a server with auth."""
         self._query_raw(f"CREATE DATABASE {quote_ident(self.database)}", method="POST", with_db=False)

@@ -36,7 +36,6 @@ TUNE_RESET = "tune.reset"
 TUNE_APPLY = "tune.apply"
 TUNE_HOURS = "tune.hours"
 TUNE_CHART_SYMBOL = "tune.chart_symbol"
-TUNE_LOADED_FROM = "tune.loaded_from"  # thresholds JSON the sliders were last filled from
 TUNE_NOTICE = "tune.notice"
 
 SCANNER_SEARCH = "scanner.search"

@@ -1,17 +1,17 @@
 """Threshold tuning: slider specs read from ``DetectionSettings``, presets, and the backtest seam.
 
 Slider ranges, steps, units and descriptions come from each field's ``json_schema_extra`` and
-``description``, so adding a threshold to the settings adds its slider. Pure apart from the lazy
-import of the detection engineer's backtest (absent until it lands; the page then says so).
+``description``, so adding a threshold to the settings adds its slider. The backtest the page
+previews with is :mod:`virtuoso.detect.backtest` (pure).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from virtuoso.config import DetectionSettings
+from virtuoso.detect import backtest
 
 PRESETS = ("conservative", "balanced", "aggressive")
 # How far a preset moves a setting from the balanced default (stricter = fewer flags): floors are
@@ -124,18 +124,12 @@ def changed(a: DetectionSettings, b: DetectionSettings) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Backtest:
-    """The detection engineer's pure backtest functions, or ``None`` where they do not exist yet."""
+    """The detection engineer's pure backtest functions (:mod:`virtuoso.detect.backtest`)."""
 
     flags: Callable[..., list[Any]]
     counts: Callable[[Sequence[Any]], dict[str, dict[str, int]]]
 
 
-def load_backtest() -> Backtest | None:
-    """``virtuoso.detect.backtest`` if it is installed, else ``None`` (the page says so)."""
-    try:
-        bt = importlib.import_module("virtuoso.detect.backtest")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("virtuoso.detect.backtest"):
-            return None
-        raise
-    return Backtest(flags=bt.backtest_flags, counts=bt.flag_counts)
+def load_backtest() -> Backtest:
+    """The backtest the tuning page previews with."""
+    return Backtest(flags=backtest.backtest_flags, counts=backtest.flag_counts)

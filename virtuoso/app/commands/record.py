@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _default_source(settings: Settings, clock: Clock) -> Any:
-    from virtuoso.ingest.bybit.source import BybitSource
+    from virtuoso.app.build import build_bybit
 
-    return BybitSource(settings, clock, on_history=None)
+    return build_bybit(settings, clock)
 
 
 def _open_out(path: Path) -> IO[bytes]:

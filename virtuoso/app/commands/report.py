@@ -105,13 +105,9 @@ def read_health(data_dir: Path) -> dict[str, Any]:
 
 
 def open_history_store(settings: Settings, clock: Clock) -> Store:
-    """The configured history store (the factory when it exists, else the embedded SQLite file)."""
-    try:
-        from virtuoso.storage.factory import build_history_store
-    except ModuleNotFoundError:
-        from virtuoso.storage.sqlite import SqliteStore
+    """The configured history store (the embedded SQLite file, or the configured backend)."""
+    from virtuoso.app.build import build_history_store
 
-        return SqliteStore(Path(settings.data_dir) / "virtuoso.db")
     return build_history_store(settings, clock)
 
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        engine = Engine(settings).start()
+        engine = Engine(settings).start(tune_interpreter=True)  # this process is only the engine
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -56,10 +56,18 @@ class BybitSource:
 
     name = "bybit"
     simulated = False
+    # pybit's thread delivers frames: blocking it would stall the socket until Bybit drops it.
+    can_block = False
 
-    def __init__(self, settings: Settings, clock: Clock, on_history: Callable[[list[Bar]], None] | None = None,
+    def __init__(self, settings: Settings, clock: Clock, *,
+                 make_rest: Callable[[Callable[[float], None]], BybitRest],
+                 on_history: Callable[[list[Bar]], None] | None = None,
                  on_gap: Callable[[FeedGap], None] | None = None, on_universe: UniverseListener | None = None,
                  rank: Callable[[], Sequence[str]] | None = None) -> None:
+        """``make_rest(sleep)`` builds the REST client for the instrument list and backfills (the
+        composition root passes it, :func:`virtuoso.app.build.build_bybit`); with ``on_history``
+        the source backfills at start and after each gap. ``sleep`` is the source's own: it ends
+        on stop."""
         self._settings = settings
         self._clock = clock
         self._emit_ref: list[RawEmit | None] = [None]
@@ -72,10 +80,7 @@ class BybitSource:
         self._jobs: queue.Queue[_Job] = queue.Queue()
         self._gaps_lock = threading.Lock()
         self._gaps_to_tell: list[tuple[Gap, tuple[str, ...]]] = []  # closed gaps whose backfill has not run yet
-        self._rest = BybitRest(
-            b.rest_url, timeout_s=b.rest_timeout_s, max_attempts=b.rest_max_attempts,
-            backoff_initial_s=b.backoff_initial_s, backoff_max_s=min(b.backoff_max_s, 30.0), sleep=self._sleep,
-        )
+        self._rest = make_rest(self._sleep)
         self._backfiller = Backfiller(self._rest, [], on_history) if on_history is not None and b.backfill_minutes > 0 else None
         self._plan = SubscriptionPlan(b.topics_per_connection, b.orderbook_depth)
         self._links: list[tuple[Link, Supervisor]] = []

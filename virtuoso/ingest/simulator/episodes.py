@@ -241,8 +241,3 @@ def effect(ep: Episode, k: int, beta: float = 1.0) -> Mods:
     dens, longs = _liq_density(kind, a, um, beta)
     vol, volume, bias = _shape(kind, a, um)
     return drift, vol, volume, bias, oi, dens / d, longs
-
-
-def combine(a: Mods, b: Mods) -> Mods:
-    """Two overlapping episodes on one symbol: drifts and changes add, multiples multiply."""
-    return (a[0] + b[0], a[1] * b[1], a[2] * b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] if a[5] >= b[5] else b[6])

@@ -37,6 +37,7 @@ class SimulatorSource:
 
     name = "simulator"
     simulated = True
+    can_block = True  # generated on demand: waiting for the pipeline loses nothing
 
     def __init__(self, settings: Settings, clock: Clock, *, warmup_min: int = WARMUP_MIN,
                  warmup_max_msgs_per_s: float = WARMUP_MAX_MSGS_PER_S) -> None:

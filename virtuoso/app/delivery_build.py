@@ -1,7 +1,9 @@
 """Builds what the delivery service runs, from settings: only the channels that are configured.
 
-Kept apart from :mod:`virtuoso.sinks.delivery` so the service reads as lifecycle and flow, and
-this as the list of parts. Each channel is registered with the outbox when it is first built: a
+Part of the composition root (:mod:`virtuoso.app.build` hands :func:`build_sinks` to the
+:class:`~virtuoso.sinks.delivery.DeliveryService`, which calls it on its loop once the outbox is
+open): the service reads as lifecycle and flow and builds no adapter itself, this is the list of
+parts. Each channel is registered with the outbox when it is first built: a
 channel configured later starts from the outbox's end instead of replaying history to it.
 """
 
@@ -39,23 +41,20 @@ async def build_sinks(svc: "DeliveryService") -> None:
                                max_attempts=s.discord.max_attempts)
         svc.discord = DiscordSink(s.discord, client, outbox, svc.context, is_muted=is_muted, charts=svc.charts,
                                   outlook=svc.outlook)
-        outbox.register_sink(svc.discord.name)
-        svc._sinks.append(svc.discord)
+        svc.add_sink(svc.discord)
     if s.telegram.bot_token is not None:
         from virtuoso.sinks.telegram import TelegramSink
 
         svc.telegram = TelegramSink(s.telegram, outbox, svc.context, is_muted=is_muted, charts=svc.charts,
                                     outlook=svc.outlook)
-        outbox.register_sink(svc.telegram.name)
-        svc._sinks.append(svc.telegram)
+        svc.add_sink(svc.telegram)
     if s.webhook.url is not None:
         from virtuoso.sinks.webhook import WebhookSink
 
         secret = s.webhook.secret.get_secret_value() if s.webhook.secret is not None else None
         svc.webhook = WebhookSink(s.webhook.url.get_secret_value(), secret, outbox, timeout_s=s.webhook.timeout_s,
                                   max_attempts=s.webhook.max_attempts)
-        outbox.register_sink(svc.webhook.name)
-        svc._sinks.append(svc.webhook)
+        svc.add_sink(svc.webhook)
     if s.relay.enabled:
         from virtuoso.sinks.ws_relay import RelayOutboxSink, RelayServer
 
@@ -68,8 +67,7 @@ async def build_sinks(svc: "DeliveryService") -> None:
             log.error("relay: %s", svc.relay.last_error)
         else:
             svc.relay_sink = RelayOutboxSink(svc.relay, outbox)
-            outbox.register_sink(svc.relay_sink.name)
-            svc._sinks.append(svc.relay_sink)
+            svc.add_sink(svc.relay_sink)
     if s.outcomes.enabled:
         from virtuoso.sinks.outcome_tracker import OutcomeTracker
 
