@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from virtuoso.alerting.marks import AlertMarks
 from virtuoso.app.view import MonitorView
 from virtuoso.domain.alerts import AlertKind, Severity
 from virtuoso.ui import components, fmt, keys, readers, runtime, tables
@@ -24,14 +21,9 @@ ALERT_COLUMNS = {
 }
 
 
-@st.cache_resource(show_spinner=False)
-def marks_for(db_path: str) -> AlertMarks:
-    return AlertMarks(Path(db_path))
-
-
-def _filtered(view: MonitorView, marks: AlertMarks, now: int) -> tuple[list, set[str]]:
+def _filtered(view: MonitorView, now: int) -> tuple[list, set[str]]:
     since = now - HOURS[st.session_state.get(keys.ALERTS_HOURS) or "24 h"] * 3_600_000
-    acked = marks.acknowledged()
+    acked = view.acknowledged()
     hide = None if st.session_state.get(keys.ALERTS_SHOW_ACKED, True) else acked
     found = tables.filter_alerts(
         readers.alerts(view, since, now), symbols=st.session_state.get(keys.ALERTS_SYMBOLS) or (),
@@ -41,12 +33,12 @@ def _filtered(view: MonitorView, marks: AlertMarks, now: int) -> tuple[list, set
     return found, acked
 
 
-def _history(view: MonitorView, marks: AlertMarks) -> None:
+def _history(view: MonitorView) -> None:
     with components.guarded("Alert history"):
         now = runtime.now_ms(view)
-        found, acked = _filtered(view, marks, now)
+        found, acked = _filtered(view, now)
         df = tables.alerts_frame(found, acked)
-        muted = marks.active_mutes(now)
+        muted = view.active_mutes()
         st.caption(f"{len(df)} alerts match · {sum(df['acknowledged']) if len(df) else 0} acknowledged · "
                    f"{len(muted)} active mutes")
         if df.empty:
@@ -57,25 +49,22 @@ def _history(view: MonitorView, marks: AlertMarks) -> None:
                            file_name="virtuoso-alerts.csv", mime="text/csv", key="alerts.csv")
 
 
-def _acknowledge(view: MonitorView, marks: AlertMarks) -> None:
-    now = runtime.now_ms(view)
-    for alert_id in st.session_state.get(keys.ALERTS_TO_ACK) or []:
-        marks.acknowledge(alert_id, now)
+def _acknowledge(view: MonitorView) -> None:
+    view.acknowledge(list(st.session_state.get(keys.ALERTS_TO_ACK) or []))
     st.session_state[keys.ALERTS_TO_ACK] = []
 
 
-def _mute(view: MonitorView, marks: AlertMarks) -> None:
+def _mute(view: MonitorView) -> None:
     target = st.session_state.get(keys.MUTE_TARGET)
     if target:
         until = runtime.now_ms(view) + MUTE_MINUTES[st.session_state[keys.MUTE_MINUTES]] * 60_000
-        marks.mute(st.session_state[keys.MUTE_TARGET_KIND], target, until)
+        view.mute(st.session_state[keys.MUTE_TARGET_KIND], target, until)
 
 
 view = runtime.view(__file__)
 components.header(view, "Alerts", "Filter, acknowledge, mute. Muted alerts are still recorded here but are "
                   "not sent to Discord until the mute ends.")
 with components.guarded("Alerts page"):
-    marks = marks_for(str(Path(view.settings.data_dir) / "virtuoso.db"))
     now = runtime.now_ms(view)
     f = st.columns([3, 3, 2, 1.2, 1.4])
     symbols = sorted(set(view.symbols()) | {a.symbol for a in readers.alerts(view, now - 720 * 3_600_000, now)})
@@ -85,11 +74,11 @@ with components.guarded("Alerts page"):
     f[3].selectbox("Since", list(HOURS), index=2, key=keys.ALERTS_HOURS)
     f[4].toggle("Include acked", value=True, key=keys.ALERTS_SHOW_ACKED)
 
-    components.live(_history, view, marks)
+    components.live(_history, view)
     outcomes_section(view, now - HOURS[st.session_state.get(keys.ALERTS_HOURS) or "24 h"] * 3_600_000, now,
                      st.session_state.get(keys.ALERTS_SYMBOLS) or None)
 
-    found, acked = _filtered(view, marks, now)
+    found, acked = _filtered(view, now)
     open_alerts = {a.id: a for a in found if a.id not in acked}
     ack_col, mute_col = st.columns(2)
     with ack_col:
@@ -99,7 +88,7 @@ with components.guarded("Alerts page"):
             format_func=lambda i: f"{fmt.utc(open_alerts[i].ts_event_ms)} {open_alerts[i].symbol} "
                                   f"{open_alerts[i].kind.value} ({open_alerts[i].severity.value})" if i in open_alerts else i,
         )
-        st.button("Acknowledge selected", key=keys.ALERTS_ACK_BUTTON, on_click=components.safe("Acknowledge", _acknowledge), args=(view, marks),
+        st.button("Acknowledge selected", key=keys.ALERTS_ACK_BUTTON, on_click=components.safe("Acknowledge", _acknowledge), args=(view,),
                   disabled=not open_alerts)
     with mute_col:
         st.subheader("Mute")
@@ -107,9 +96,9 @@ with components.guarded("Alerts page"):
         targets = symbols if kind == "symbol" else [k.value for k in AlertKind]
         st.selectbox("Target", targets, key=keys.MUTE_TARGET)
         st.selectbox("For", list(MUTE_MINUTES), index=1, key=keys.MUTE_MINUTES)
-        st.button("Mute", key=keys.MUTE_BUTTON, on_click=components.safe("Mute", _mute), args=(view, marks))
-        for m in marks.active_mutes(now):
+        st.button("Mute", key=keys.MUTE_BUTTON, on_click=components.safe("Mute", _mute), args=(view,))
+        for m in view.active_mutes():
             c1, c2 = st.columns([4, 1])
             c1.write(f"{m.target_kind} **{fmt.md_escape(m.target)}** muted until {fmt.utc(m.until_ms)} UTC")
             c2.button("Unmute", key=f"{keys.UNMUTE_PREFIX}{m.target_kind}.{m.target}",
-                      on_click=components.safe("Unmute", marks.unmute), args=(m.target_kind, m.target))
+                      on_click=components.safe("Unmute", view.unmute), args=(m.target_kind, m.target))

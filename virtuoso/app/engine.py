@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from virtuoso.alerting.bus import AlertBus
+from virtuoso.app.operator_marks import OperatorMarks
 from virtuoso.app.persistence import ErrorBuffer, load_persisted_thresholds, save_thresholds
 from virtuoso.app.view import SourceInfo
 from virtuoso.config import DetectionSettings, Settings, SettingsError, SourceKind
@@ -44,7 +45,7 @@ SOURCES_THAT_CAN_WAIT = ("replay", "simulator")
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
-class Engine:
+class Engine(OperatorMarks):
     """Runs ingestion, state, detection, storage and delivery in background threads."""
 
     def __init__(
