@@ -22,7 +22,7 @@ def test_overview_lists_the_watchlist_worst_first_under_a_market_summary(app, vi
     at = app(view)
     _no_errors(at)
     labels = [m.label for m in at.metric]
-    assert {"Symbols", "Up / down (1 h)", "Flagged symbols", "Highest score", "Newest tick (UTC)"} <= set(labels)
+    assert {"Symbols", "Up / down (1 h)", "Flagged symbols (1 h)", "Highest score", "Newest tick (UTC)"} <= set(labels)
     df = at.dataframe[0].value
     assert list(df["symbol"])[0] == "SOLUSDT"  # flagged and the highest score
     assert {"price", "chg_1h_pct", "chg_24h_pct", "oi_usd", "oi_chg_1h_pct", "funding_pct", "vol_vs_base",

@@ -20,8 +20,13 @@ SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.WATCH, Severity.INF
 
 OVERVIEW_COLUMNS = [
     "symbol", "price", "chg_1h_pct", "chg_24h_pct", "oi_usd", "oi_chg_1h_pct", "funding_pct",
-    "vol_vs_base", "score", "flags", "worst", "trend",
+    "vol_vs_base", "score", "flags", "worst", "trend", "price_decimals",
 ]
+# History each overview figure needs before it exists (minutes): shown instead of an empty cell.
+NEEDS_HISTORY_MIN = {"chg_1h_pct": 60, "chg_24h_pct": 1_440, "oi_chg_1h_pct": 60, "vol_vs_base": 120}
+NEEDS_LABEL = {"chg_1h_pct": "1 h change", "chg_24h_pct": "24 h change", "oi_chg_1h_pct": "OI 1 h change",
+               "vol_vs_base": "Volume vs its baseline"}
+UP_COLOR, DOWN_COLOR = "#2b8a3e", "#c92a2a"
 
 
 def _nan(x: Any) -> float:
@@ -57,6 +62,10 @@ def overview_frame(
 ) -> pd.DataFrame:
     """The watchlist, worst first: flag severity, then composite score, then the size of the 1 h move."""
     flags = active_flags(alerts, now_ms)
+    peaks: dict[str, float] = {}
+    for a in alerts:
+        if a.ts_event_ms >= now_ms - ACTIVE_WINDOW_MS:
+            peaks[a.symbol] = max(peaks.get(a.symbol, 0.0), float(a.score))
     rows = []
     for sym in list(dict.fromkeys([*symbols, *snapshots])):
         snap = snapshots.get(sym)
@@ -72,10 +81,14 @@ def overview_frame(
             "oi_chg_1h_pct": _nan(snap.oi_change_1h_pct) if snap else math.nan,
             "funding_pct": _nan(snap.funding_rate) * 100 if snap else math.nan,
             "vol_vs_base": vol / base if base and base > 0 and math.isfinite(vol) else math.nan,
-            "score": _nan(scores.get(sym, math.nan)),
+            # The score of the last second, or the highest of the hour's flags: a critical flag never
+            # sits beside a score of 0 because the moment has passed.
+            "score": max((x for x in (_nan(scores.get(sym, math.nan)), peaks.get(sym, math.nan)) if math.isfinite(x)),
+                         default=math.nan),
             "flags": flags_label(counts),
             "worst": worst_rank(counts),
             "trend": [float(x) for x in sparklines.get(sym, []) if fmt.is_num(x)],
+            "price_decimals": fmt.price_decimals([*sparklines.get(sym, []), snap.last_price if snap else math.nan]),
         })
     df = pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)
     if df.empty:
@@ -83,6 +96,47 @@ def overview_frame(
     df["_move"] = df["chg_1h_pct"].abs().fillna(0.0)
     df = df.sort_values(["worst", "score", "_move"], ascending=False, na_position="last", kind="stable")
     return df.drop(columns="_move").reset_index(drop=True)
+
+
+def _signed_pct(v: Any, digits: int = 2) -> str:
+    return f"{v:+,.{digits}f} %"
+
+
+def _direction_color(v: Any) -> str:
+    if not fmt.is_num(v) or v == 0:
+        return ""
+    return f"color: {UP_COLOR if v > 0 else DOWN_COLOR}"
+
+
+def overview_styler(df: pd.DataFrame) -> Any:
+    """The watchlist as a trader reads it: prices at tick precision with separators, OI in USD,
+    percent with a sign coloured by direction, and words where a figure needs more history.
+
+    A pandas Styler: Streamlit shows its display text and sorts by the numbers underneath.
+    """
+    shown = df.drop(columns=["price_decimals"])
+    styler = shown.style
+    for decimals in sorted(set(df["price_decimals"])):
+        rows = df.index[df["price_decimals"] == decimals]
+        styler = styler.format(lambda v, d=int(decimals): fmt.price(v, d), subset=pd.IndexSlice[rows, ["price"]],
+                               na_rep="–")
+    for col in ("chg_1h_pct", "chg_24h_pct", "oi_chg_1h_pct"):
+        styler = styler.format(_signed_pct, subset=[col], na_rep=f"after {fmt.duration(NEEDS_HISTORY_MIN[col])}")
+    styler = styler.format(lambda v: _signed_pct(v, 4), subset=["funding_pct"], na_rep="–")
+    styler = styler.format(fmt.usd, subset=["oi_usd"], na_rep="–")
+    styler = styler.format(lambda v: f"{v:.2f}x", subset=["vol_vs_base"],
+                           na_rep=f"after {fmt.duration(NEEDS_HISTORY_MIN['vol_vs_base'])}")
+    styler = styler.format(lambda v: f"{v:.0f}", subset=["score"], na_rep="–")
+    return styler.map(_direction_color, subset=["chg_1h_pct", "chg_24h_pct", "oi_chg_1h_pct"])
+
+
+def missing_history(df: pd.DataFrame, have_min: float | None) -> list[str]:
+    """One sentence per overview figure that is still empty for every symbol, saying how much more history."""
+    out = []
+    for col, need in NEEDS_HISTORY_MIN.items():
+        if len(df) and df[col].isna().all():
+            out.append(fmt.after_history(NEEDS_LABEL[col], need, have_min))
+    return out
 
 
 def market_summary(df: pd.DataFrame) -> dict[str, Any]:
@@ -117,7 +171,7 @@ def alerts_frame(alerts: Sequence[Alert], acked: set[str]) -> pd.DataFrame:
         "score": round(float(a.score), 1),
         "message": a.message,
         "acknowledged": a.id in acked,
-        "evidence": evidence_text(a.evidence),
+        "evidence": evidence_text(a.evidence, " · ", a),
         "id": a.id,
         "ts_event_ms": int(a.ts_event_ms),
     } for a in alerts]
@@ -125,11 +179,36 @@ def alerts_frame(alerts: Sequence[Alert], acked: set[str]) -> pd.DataFrame:
     return df.sort_values("ts_event_ms", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def evidence_text(evidence: Mapping[str, Any], sep: str = ", ") -> str:
-    def show(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+def _reading(v: Any) -> str:
+    """A number without scientific notation: 44,680,000 -> '44,680,000', 0.00012 -> '0.00012'."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if not math.isfinite(v):
+        return "–"
+    if isinstance(v, int) or abs(v) >= 1_000:
+        return f"{v:,.0f}"
+    return f"{v:,.4f}".rstrip("0").rstrip(".") if abs(v) >= 0.0001 else f"{v:.8f}".rstrip("0").rstrip(".")
 
-    return sep.join(f"{k}={show(v)}" for k, v in evidence.items())
+
+def evidence_text(evidence: Mapping[str, Any], sep: str = ", ", alert: Alert | None = None) -> str:
+    """Why it fired, in words: the event's evidence lines, one per reading (older alerts that carry
+    numbers only get 'name: value' with the unit the name ends in, never scientific notation)."""
+    lines = alert.evidence_lines if alert is not None else ()
+    if not lines and isinstance(evidence.get("lines"), (list, tuple)):
+        lines = tuple(str(x) for x in evidence["lines"])
+    if lines:
+        return sep.join(lines)
+    parts = []
+    for k, v in evidence.items():
+        if isinstance(v, Mapping):
+            continue
+        name, unit = str(k), ""
+        for suffix, label in (("_usd", " USD"), ("_pct", " %"), ("_ratio", "x"), ("_s", " s"), ("_min", " min")):
+            if name.endswith(suffix):
+                name, unit = name[: -len(suffix)], label
+                break
+        parts.append(f"{name.replace('_', ' ')}: {_reading(v)}{unit}")
+    return sep.join(parts)
 
 
 def filter_alerts(
