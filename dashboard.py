@@ -81,14 +81,16 @@ def _overview_live(view: MonitorView) -> None:
         if waiting:
             st.caption(" · ".join(waiting))
         st.dataframe(tables.overview_styler(df), column_config=OVERVIEW_COLUMNS, hide_index=True, width="stretch",
-                     height=min(38 + 35 * len(df), 720))
+                     height=min(38 + 35 * len(df), 720), key=keys.OVERVIEW_TABLE, selection_mode="single-row",
+                     on_select=components.picker(keys.OVERVIEW_TABLE, [(s,) for s in df["symbol"]]))
+    components.follow_pick(keys.OVERVIEW_TABLE)
 
 
 def overview() -> None:
     """Overview: market-wide summary, then the watchlist worst first (sortable by any column)."""
     view = runtime.view()
     components.header(view, "Overview", "Watchlist, worst first: active flags, then manipulation score, then the 1 h move. "
-                      "Click a column header to sort.")
+                      "Click a row to open its chart; click a column header to sort.")
     components.live(_overview_live, view)
 
 

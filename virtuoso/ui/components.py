@@ -1,4 +1,5 @@
-"""Small Streamlit pieces shared by pages: the SIMULATED banner, one-line errors, page header."""
+"""Small Streamlit pieces shared by pages: the SIMULATED banner, one-line errors, page header,
+new-alert announcements (toast and the count in the tab title) and the drill-down to a symbol."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any, Callable, Iterator
 import streamlit as st
 
 from virtuoso.app.view import MonitorView
-from virtuoso.ui import fmt, keys
+from virtuoso.domain.alerts import Alert, Severity
+from virtuoso.ui import fmt, keys, readers, runtime
 
 log = logging.getLogger("virtuoso.ui")
 
@@ -48,10 +50,89 @@ def simulated_banner(view: MonitorView) -> None:
         st.warning(f"**SIMULATED DATA** — {fmt.md_escape(fmt.one_line(info.reason))}", icon="⚠️")
 
 
+ANNOUNCE_WINDOW_MS = 3_600_000  # events of the last hour count in the title and may be announced
+ANNOUNCE_MIN_RANK = Severity.WATCH.rank
+TOAST_ICONS = {"watch": "🟡", "high": "🟠", "critical": "🔴"}
+
+
+def _announceable(view: MonitorView, alerts: list[Alert]) -> list[Alert]:
+    """Events at watch or above that happened live (warm-up history is history, never news)."""
+    live_from = getattr(view, "live_from_ms", None)
+    start = live_from() if callable(live_from) else None
+    return [a for a in alerts if a.severity.rank >= ANNOUNCE_MIN_RANK and (start is None or a.ts_event_ms >= start)]
+
+
+def announcements(view: MonitorView, title: str) -> None:
+    """Toast each new event at watch or above, and put the count of unacknowledged ones in the tab title.
+
+    The first run of a session only takes note of what is there already: a toast means new.
+    """
+    now = runtime.now_ms(view)
+    events = _announceable(view, readers.alerts(view, now - ANNOUNCE_WINDOW_MS, now))
+    seen: dict[str, str] | None = st.session_state.get(keys.ANNOUNCED)
+    if seen is None:
+        st.session_state[keys.ANNOUNCED] = {a.id: a.severity.value for a in events}
+    else:
+        for a in events:
+            before = seen.get(a.id)
+            if before is None or a.severity.rank > Severity(before).rank:  # new, or escalated
+                st.toast(f"**{fmt.md_escape(a.symbol)}** {a.kind.value.replace('_', ' ')} · {a.severity.value}"
+                         f" · {fmt.utc(a.ts_event_ms)[11:16]} UTC", icon=TOAST_ICONS.get(a.severity.value))
+            seen[a.id] = a.severity.value
+    acked = view.acknowledged() if hasattr(view, "acknowledged") else set()
+    unseen = len({a.id for a in events} - acked)
+    st.set_page_config(page_title=f"({unseen}) {title} · Virtuoso" if unseen else f"{title} · Virtuoso")
+
+
+def _announce_panel(view: MonitorView, title: str) -> None:
+    try:
+        announcements(view, title)
+    except Exception as exc:  # announcing must never break a page
+        log.warning("dashboard: announcing new alerts failed: %s", exc, exc_info=True)
+
+
+def open_market(symbol: str, start_ms: int | None = None, end_ms: int | None = None) -> None:
+    """Drill down: the Market page at ``symbol`` (and the event's window, highlighted)."""
+    st.session_state[keys.MARKET_SYMBOL] = symbol
+    st.session_state[keys.MARKET_FOCUS] = (symbol, start_ms, end_ms) if start_ms else None
+    params = {keys.QUERY_SYMBOL: symbol}
+    if start_ms:
+        params.update({keys.QUERY_FROM: str(int(start_ms)), keys.QUERY_TO: str(int(end_ms or start_ms))})
+    st.switch_page("pages/market.py", query_params=params)
+
+
+def selected_row(event: Any) -> int | None:
+    """The row index an ``st.dataframe(on_select=...)`` selection points at, if exactly one."""
+    selection = event.get("selection") if isinstance(event, dict) else getattr(event, "selection", None)
+    rows = selection.get("rows") if isinstance(selection, dict) else getattr(selection, "rows", None)
+    rows = list(rows or [])
+    return int(rows[0]) if len(rows) == 1 else None
+
+
+def remember_pick(table_key: str, targets: list[Any]) -> None:
+    """``on_select`` callback: note which row was clicked; the page opens it after the callback
+    (``st.switch_page`` cannot run inside a callback)."""
+    row = selected_row(st.session_state.get(table_key))
+    st.session_state[table_key + ".pick"] = targets[row] if row is not None and row < len(targets) else None
+
+
+def picker(table_key: str, targets: list[Any]) -> Callable[[], None]:
+    """The ``on_select`` callback of a table whose rows open the Market page (``targets[row]``)."""
+    return lambda: remember_pick(table_key, targets)
+
+
+def follow_pick(table_key: str) -> None:
+    """Open the Market page at the row a user clicked, if any (see :func:`remember_pick`)."""
+    target = st.session_state.pop(table_key + ".pick", None)
+    if target:
+        open_market(*target)
+
+
 def header(view: MonitorView, title: str, caption: str = "") -> None:
-    """Page title, SIMULATED banner and an optional caption."""
+    """Page title, SIMULATED banner, new-alert announcements and an optional caption."""
     st.title(title)
     simulated_banner(view)
+    st.fragment(_announce_panel, run_every=float(view.settings.dashboard.refresh_s))(view, title)
     failed = st.session_state.pop(keys.CALLBACK_ERROR, None)
     if failed:
         st.error(failed)

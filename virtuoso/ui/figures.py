@@ -83,7 +83,7 @@ def _marker_heights(df: pd.DataFrame, alerts: Sequence[Alert]) -> list[float]:
 
 
 def market_figure(symbol: str, bars: Sequence[Bar], alerts: Sequence[Alert], height: int = 760,
-                  decimals: int | None = None) -> go.Figure:
+                  decimals: int | None = None, highlight: tuple[int, int] | None = None) -> go.Figure:
     """Candles with one marker per event (shape and colour = kind, outline = severity, hover = its own
     evidence), volume and open interest in USD, funding and liquidations; every axis with its unit."""
     if not bars:
@@ -136,6 +136,12 @@ def market_figure(symbol: str, bars: Sequence[Bar], alerts: Sequence[Alert], hei
     fig.update_xaxes(hoverformat="%Y-%m-%d %H:%M UTC")
     fig.update_xaxes(title_text="Time (UTC)", row=5, col=1)
     fig.update_annotations(font_size=12)
+    if highlight is not None:  # the event a drill-down came from: its window, shaded across every panel
+        start, end = highlight
+        x0 = pd.Timestamp(int(start) // 60_000 * 60_000, unit="ms", tz="UTC")
+        x1 = pd.Timestamp(max(int(end), int(start)) // 60_000 * 60_000 + 60_000, unit="ms", tz="UTC")
+        for row in range(1, 6):
+            fig.add_vrect(x0=x0, x1=x1, fillcolor="#fab005", opacity=0.18, line_width=0, row=row, col=1)
     return fig
 
 

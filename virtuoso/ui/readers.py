@@ -110,12 +110,13 @@ def backtest(view: MonitorView, bt: tuning.Backtest, bars: dict[str, list[Bar]],
 
 @st.cache_resource(ttl=120, max_entries=32, show_spinner=False)
 def _market_figure(_bars: list[Bar], _alerts: list[Alert], symbol: str, signature: tuple[Any, ...],
-                   decimals: int | None) -> Any:
-    return figures.market_figure(symbol, _bars, _alerts, decimals=decimals)
+                   decimals: int | None, highlight: tuple[int, int] | None) -> Any:
+    return figures.market_figure(symbol, _bars, _alerts, decimals=decimals, highlight=highlight)
 
 
-def market_figure(symbol: str, bars: list[Bar], alerts: list[Alert], decimals: int | None = None) -> Any:
+def market_figure(symbol: str, bars: list[Bar], alerts: list[Alert], decimals: int | None = None,
+                  highlight: tuple[int, int] | None = None) -> Any:
     """The market chart, rebuilt only when a bar closes or an alert changes (building costs ~70 ms)."""
     signature = (len(bars), bars[-1].start_ms if bars else 0, bars[0].start_ms if bars else 0,
                  tuple((a.id, a.severity.value) for a in alerts))
-    return _market_figure(bars, alerts, symbol, signature, decimals)
+    return _market_figure(bars, alerts, symbol, signature, decimals, highlight)

@@ -158,7 +158,8 @@ def market_summary(df: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-ALERT_COLUMNS = ["time_utc", "symbol", "kind", "severity", "score", "message", "acknowledged", "evidence", "id", "ts_event_ms"]
+ALERT_COLUMNS = ["time_utc", "symbol", "kind", "severity", "score", "message", "acknowledged", "evidence", "id",
+                 "ts_event_ms", "ts_start_ms"]
 
 
 def alerts_frame(alerts: Sequence[Alert], acked: set[str]) -> pd.DataFrame:
@@ -174,6 +175,7 @@ def alerts_frame(alerts: Sequence[Alert], acked: set[str]) -> pd.DataFrame:
         "evidence": evidence_text(a.evidence, " · ", a),
         "id": a.id,
         "ts_event_ms": int(a.ts_event_ms),
+        "ts_start_ms": int(a.ts_start_ms or a.ts_event_ms),
     } for a in alerts]
     df = pd.DataFrame(rows, columns=ALERT_COLUMNS)
     return df.sort_values("ts_event_ms", ascending=False, kind="stable").reset_index(drop=True)
