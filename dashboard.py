@@ -28,7 +28,9 @@ def _stop_engine(engine: object) -> None:
 def engine() -> MonitorView:
     """Start the one engine of this server process (settings from the environment and .env)."""
     from virtuoso.app.engine import Engine
+    from virtuoso.app.logging_setup import add_terminal_handler
 
+    add_terminal_handler()
     eng = Engine(load_settings())
     eng.start()
     atexit.register(eng.stop)

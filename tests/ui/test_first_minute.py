@@ -104,3 +104,35 @@ def test_tuning_preview_counts_from_the_first_graded_minutes(app, tmp_path):
     assert_clean(at, "tuning")
     assert not any("more minutes" in i.value for i in at.info)
     assert at.metric[0].value.isdigit()
+
+
+def test_a_deleted_data_directory_shows_an_error_banner_on_every_page(app, fresh_engine):
+    import shutil
+
+    shutil.rmtree(fresh_engine.settings.data_dir)
+    at = app(fresh_engine)
+    for page in [None, *PAGES]:
+        if page is not None:
+            at.switch_page(page).run()
+        banners = [e.value for e in at.error]
+        assert any("was deleted" in b and "nothing written from now on will be kept" in b for b in banners), (page, banners)
+        assert not at.exception
+
+
+def test_a_relay_that_could_not_bind_shows_an_error_banner_on_every_page(app, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        eng = Engine(ui_settings(tmp_path / "relay", VIRTUOSO_RELAY__PORT=str(port)), source=TickSource()).start()
+        try:
+            assert eng.wait_until(lambda e: (e.health()["sinks"].get("relay") or {}).get("state") == "error", timeout_s=20)
+            at = app(eng)
+            for page in [None, *PAGES]:
+                if page is not None:
+                    at.switch_page(page).run()
+                assert any("Relay: cannot listen on 127.0.0.1" in e.value.replace("\\", "") for e in at.error), page
+        finally:
+            eng.stop()

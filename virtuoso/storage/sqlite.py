@@ -15,6 +15,7 @@ that reads from a new thread on every rerun never leaves a connection behind.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -188,11 +189,26 @@ class SqliteStore:
         return {
             "backend": self.name,
             "path": str(self.path),
+            "problem": self.problem(),
             "size_bytes": size,
             "rows": {"bars_1m": self._counts[1], "alerts": self._counts[2]},
             "bars_written": self.bars_written,
             "alerts_written": self.alerts_written,
         }
+
+    def problem(self) -> str | None:
+        """Why writes are not being kept, in one line (``None`` when all is well).
+
+        A deleted data directory is not an error for SQLite: open connections keep writing to the
+        deleted files, and every bar written from then on is lost at the next restart.
+        """
+        if not self.path.parent.is_dir():
+            return f"the data directory {self.path.parent} was deleted: nothing written from now on will be kept"
+        if not self.path.exists():
+            return f"the database {self.path} was deleted: nothing written from now on will be kept"
+        if not os.access(self.path.parent, os.W_OK) or not os.access(self.path, os.W_OK):
+            return f"the data directory {self.path.parent} is not writable: history and alerts are not being saved"
+        return None
 
     def close(self) -> None:
         """Close the write connection and the idle readers (connections from :meth:`connect` are the caller's)."""

@@ -84,7 +84,19 @@ def announcements(view: MonitorView, title: str) -> None:
     st.set_page_config(page_title=f"({unseen}) {title} · Virtuoso" if unseen else f"{title} · Virtuoso")
 
 
+def problem_banner(view: MonitorView) -> None:
+    """An error line on every page for whatever health says is broken (relay bind, data directory)."""
+    from virtuoso.ui.tables import health_problems
+
+    for problem in health_problems(readers.health(view, runtime.now_ms(view))):
+        st.error(f"**Problem:** {fmt.md_escape(fmt.one_line(problem))}", icon="🚨")
+
+
 def _announce_panel(view: MonitorView, title: str) -> None:
+    try:
+        problem_banner(view)
+    except Exception as exc:  # the banner must never break a page
+        log.warning("dashboard: reading health for the banner failed: %s", exc, exc_info=True)
     try:
         announcements(view, title)
     except Exception as exc:  # announcing must never break a page

@@ -45,6 +45,16 @@ def overview_inputs(view: MonitorView, now_ms: int) -> tuple[Any, ...]:
     return _overview_inputs(view, key(view), now_ms // 500)
 
 
+@st.cache_resource(ttl=2.0, max_entries=8, show_spinner=False)
+def _health(_view: MonitorView, view_key: str, bucket: int) -> dict[str, Any]:
+    return dict(_view.health())
+
+
+def health(view: MonitorView, now_ms: int) -> dict[str, Any]:
+    """The engine's health, shared by every tab for two seconds (the banner reads it on every page)."""
+    return _health(view, key(view), now_ms // 2_000)
+
+
 @st.cache_resource(ttl=60.0, max_entries=8, show_spinner=False)
 def _history_span_min(_view: MonitorView, view_key: str, bucket: int) -> float:
     symbols = _view.symbols()[:1]

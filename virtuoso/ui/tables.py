@@ -264,3 +264,25 @@ def health_lists(section: Any) -> dict[str, pd.DataFrame]:
         if isinstance(v, list) and v and isinstance(v[0], Mapping):
             out[k] = pd.DataFrame([dict(x) for x in v])
     return out
+
+
+def health_problems(health: Mapping[str, Any]) -> list[str]:
+    """What is broken, in one line each, for the banner on every page: a part that reports a
+    ``problem`` (the store: a deleted or unwritable data directory) or a sink in ``error`` state
+    (the relay that could not bind its port)."""
+    out: list[str] = []
+
+    def walk(section: Any, path: str) -> None:
+        if not isinstance(section, Mapping):
+            return
+        if section.get("problem"):
+            out.append(f"{path}: {section['problem']}")
+        if section.get("state") == "error":
+            out.append(f"{path}: {section.get('last_error') or 'failed'}")
+        for k, v in section.items():
+            if isinstance(v, Mapping) and k not in ("errors",):
+                walk(v, f"{path} {k}".strip())
+
+    for name in ("storage", "sinks", "source", "pipeline"):
+        walk(health.get(name), {"sinks": ""}.get(name, name))
+    return [p.strip()[:1].upper() + p.strip()[1:] for p in dict.fromkeys(out)]
