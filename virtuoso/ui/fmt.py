@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any
 
+from virtuoso.reports import numbers
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
 
 
@@ -29,35 +31,10 @@ def is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-MAX_PRICE_DECIMALS = 8
-
-
-def _magnitude_decimals(x: float) -> int:
-    """Decimals that show about six significant digits (87,712.4 -> 1; 0.012345 -> 6)."""
-    if not is_num(x) or x == 0:
-        return 2
-    return int(min(MAX_PRICE_DECIMALS, max(0, 5 - math.floor(math.log10(abs(x))))))
-
-
-def price_decimals(prices: Any) -> int:
-    """The instrument's tick precision, read from the prices it was quoted at.
-
-    Bybit quotes every price on the instrument's tick (BTCUSDT 0.1, DOGEUSDT 0.00001), so the
-    fewest decimals that represent every observed price exactly is the tick's. Prices that carry
-    float noise (a simulator's) fall back to about six significant digits.
-    """
-    seen = [float(p) for p in prices if is_num(p) and p != 0]
-    if not seen:
-        return 2
-    worst = 0
-    for p in seen:
-        for d in range(MAX_PRICE_DECIMALS + 1):
-            if abs(round(p, d) - p) <= 1e-9 * max(1.0, abs(p)):
-                break
-        else:
-            return _magnitude_decimals(max(seen, key=abs))
-        worst = max(worst, d)
-    return min(worst, _magnitude_decimals(max(seen, key=abs)) + 2)
+# One implementation for the dashboard and the PDF (virtuoso.reports.numbers).
+MAX_PRICE_DECIMALS = numbers.MAX_PRICE_DECIMALS
+_magnitude_decimals = numbers.magnitude_decimals
+price_decimals = numbers.price_decimals
 
 
 def price(x: Any, decimals: int | None = None) -> str:

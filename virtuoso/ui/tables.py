@@ -13,6 +13,7 @@ import pandas as pd
 
 from virtuoso.domain.alerts import Alert, Severity
 from virtuoso.state.snapshot import SymbolSnapshot
+from virtuoso.reports import numbers
 from virtuoso.ui import fmt
 
 ACTIVE_WINDOW_MS = 3_600_000  # an alert counts as an active flag for an hour
@@ -181,36 +182,11 @@ def alerts_frame(alerts: Sequence[Alert], acked: set[str]) -> pd.DataFrame:
     return df.sort_values("ts_event_ms", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _reading(v: Any) -> str:
-    """A number without scientific notation: 44,680,000 -> '44,680,000', 0.00012 -> '0.00012'."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return str(v)
-    if not math.isfinite(v):
-        return "–"
-    if isinstance(v, int) or abs(v) >= 1_000:
-        return f"{v:,.0f}"
-    return f"{v:,.4f}".rstrip("0").rstrip(".") if abs(v) >= 0.0001 else f"{v:.8f}".rstrip("0").rstrip(".")
-
-
 def evidence_text(evidence: Mapping[str, Any], sep: str = ", ", alert: Alert | None = None) -> str:
     """Why it fired, in words: the event's evidence lines, one per reading (older alerts that carry
-    numbers only get 'name: value' with the unit the name ends in, never scientific notation)."""
-    lines = alert.evidence_lines if alert is not None else ()
-    if not lines and isinstance(evidence.get("lines"), (list, tuple)):
-        lines = tuple(str(x) for x in evidence["lines"])
-    if lines:
-        return sep.join(lines)
-    parts = []
-    for k, v in evidence.items():
-        if isinstance(v, Mapping):
-            continue
-        name, unit = str(k), ""
-        for suffix, label in (("_usd", " USD"), ("_pct", " %"), ("_ratio", "x"), ("_s", " s"), ("_min", " min")):
-            if name.endswith(suffix):
-                name, unit = name[: -len(suffix)], label
-                break
-        parts.append(f"{name.replace('_', ' ')}: {_reading(v)}{unit}")
-    return sep.join(parts)
+    numbers only get 'name: value unit', never scientific notation)."""
+    lines = list(alert.evidence_lines) if alert is not None else []
+    return sep.join(lines or numbers.evidence_lines(evidence))
 
 
 def filter_alerts(
