@@ -83,7 +83,7 @@ def _overview_live(view: MonitorView) -> None:
         if waiting:
             st.caption(" · ".join(waiting))
         st.dataframe(tables.overview_styler(df), column_config=OVERVIEW_COLUMNS, hide_index=True, width="stretch",
-                     height=min(38 + 35 * len(df), 720), key=keys.OVERVIEW_TABLE, selection_mode="single-row",
+                     height=min(38 + 35 * len(df), 720), key=keys.OVERVIEW_TABLE, placeholder="–", selection_mode="single-row",
                      on_select=components.picker(keys.OVERVIEW_TABLE, [(s,) for s in df["symbol"]]))
     components.follow_pick(keys.OVERVIEW_TABLE)
 

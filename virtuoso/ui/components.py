@@ -133,15 +133,27 @@ def picker(table_key: str, targets: list[Any]) -> Callable[[], None]:
     return lambda: remember_pick(table_key, targets)
 
 
+PICKED_TABLES = (keys.OVERVIEW_TABLE, keys.ALERTS_TABLE)
+
+
 def follow_pick(table_key: str) -> None:
-    """Open the Market page at the row a user clicked, if any (see :func:`remember_pick`)."""
-    target = st.session_state.pop(table_key + ".pick", None)
-    if target:
-        open_market(*target)
+    """Inside a live fragment: after a row click, rerun the whole page, which then opens the Market
+    page (``st.switch_page`` from a fragment's rerun left the browser on a blank page)."""
+    if st.session_state.get(table_key + ".pick"):
+        st.rerun(scope="app")
+
+
+def open_picked() -> None:
+    """On a full run: open the Market page at the row a user clicked, if any (see :func:`remember_pick`)."""
+    for table_key in PICKED_TABLES:
+        target = st.session_state.pop(table_key + ".pick", None)
+        if target:
+            open_market(*target)
 
 
 def header(view: MonitorView, title: str, caption: str = "") -> None:
     """Page title, SIMULATED banner, new-alert announcements and an optional caption."""
+    open_picked()
     st.title(title)
     simulated_banner(view)
     st.fragment(_announce_panel, run_every=float(view.settings.dashboard.refresh_s))(view, title)

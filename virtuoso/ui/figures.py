@@ -131,7 +131,7 @@ def market_figure(symbol: str, bars: Sequence[Bar], alerts: Sequence[Alert], hei
                       legend_title_text="Events (outline = severity)")
     fig.update_yaxes(tickformat=f",.{d}f", hoverformat=f",.{d}f", row=1, col=1)
     for row in (2, 3, 5):
-        fig.update_yaxes(tickformat="~s", hoverformat=",.0f", row=row, col=1)
+        fig.update_yaxes(exponentformat="B", hoverformat=",.0f", row=row, col=1)  # 4M, 2.37B (not SI's 2.37G)
     fig.update_yaxes(tickformat="+.4f", row=4, col=1)
     fig.update_xaxes(hoverformat="%Y-%m-%d %H:%M UTC")
     fig.update_xaxes(title_text="Time (UTC)", row=5, col=1)

@@ -109,6 +109,12 @@ def _direction_color(v: Any) -> str:
     return f"color: {UP_COLOR if v > 0 else DOWN_COLOR}"
 
 
+def _or_after(write: Any, need_min: int) -> Any:
+    """A cell formatter that writes 'after 1 h' for a figure still waiting for history (-inf)."""
+    label = f"after {fmt.duration(need_min)}"
+    return lambda v: label if not fmt.is_num(v) else write(v)
+
+
 def overview_styler(df: pd.DataFrame) -> Any:
     """The watchlist as a trader reads it: prices at tick precision with separators, OI in USD,
     percent with a sign coloured by direction, and words where a figure needs more history.
@@ -116,17 +122,20 @@ def overview_styler(df: pd.DataFrame) -> Any:
     A pandas Styler: Streamlit shows its display text and sorts by the numbers underneath.
     """
     shown = df.drop(columns=["price_decimals"])
+    # The grid draws "None" for a missing cell whatever the Styler says, so a figure that needs more
+    # history is stored as -inf (sorts last) and written as "after 1 h".
+    for col in NEEDS_HISTORY_MIN:
+        shown[col] = shown[col].fillna(-math.inf)
     styler = shown.style
     for decimals in sorted(set(df["price_decimals"])):
         rows = df.index[df["price_decimals"] == decimals]
         styler = styler.format(lambda v, d=int(decimals): fmt.price(v, d), subset=pd.IndexSlice[rows, ["price"]],
                                na_rep="–")
     for col in ("chg_1h_pct", "chg_24h_pct", "oi_chg_1h_pct"):
-        styler = styler.format(_signed_pct, subset=[col], na_rep=f"after {fmt.duration(NEEDS_HISTORY_MIN[col])}")
+        styler = styler.format(_or_after(_signed_pct, NEEDS_HISTORY_MIN[col]), subset=[col])
     styler = styler.format(lambda v: _signed_pct(v, 4), subset=["funding_pct"], na_rep="–")
     styler = styler.format(fmt.usd, subset=["oi_usd"], na_rep="–")
-    styler = styler.format(lambda v: f"{v:.2f}x", subset=["vol_vs_base"],
-                           na_rep=f"after {fmt.duration(NEEDS_HISTORY_MIN['vol_vs_base'])}")
+    styler = styler.format(_or_after(lambda v: f"{v:.2f}x", NEEDS_HISTORY_MIN["vol_vs_base"]), subset=["vol_vs_base"])
     styler = styler.format(lambda v: f"{v:.0f}", subset=["score"], na_rep="–")
     return styler.map(_direction_color, subset=["chg_1h_pct", "chg_24h_pct", "oi_chg_1h_pct"])
 
