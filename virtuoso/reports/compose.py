@@ -325,15 +325,7 @@ def _outlook(inputs: ReportInputs, alerts: Sequence[Alert], sections: Sequence[S
 
 
 def _evidence(ev: Mapping[str, Any]) -> str:
-    """The evidence in words, whole lines only (no cut numbers, no scientific notation)."""
-    lines = numbers.evidence_lines(ev)
-    kept: list[str] = []
-    for line in lines:
-        if kept and sum(len(x) + 2 for x in kept) + len(line) > EVIDENCE_CHARS_MAX:
-            break
-        kept.append(line)
-    rest = len(lines) - len(kept)
-    return "; ".join(kept) + (f" (+{rest} more reading{'s' if rest > 1 else ''})" if rest else "")
+    return numbers.evidence_summary(ev, EVIDENCE_CHARS_MAX)
 
 
 def _settings_rows(model: Any) -> tuple[Setting, ...]:

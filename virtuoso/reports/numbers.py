@@ -135,3 +135,16 @@ def evidence_lines(evidence: Mapping[str, Any]) -> list[str]:
     if isinstance(lines, (list, tuple)) and lines:
         return [str(x) for x in lines]
     return [reading_line(str(k), v) for k, v in evidence.items() if not isinstance(v, (Mapping, list, tuple))]
+
+
+def evidence_summary(evidence: Mapping[str, Any], limit: int) -> str:
+    """The evidence for one table cell: whole lines in words up to ``limit`` characters (the first
+    line always whole), then how many readings were left out; never a number cut with an ellipsis."""
+    lines = evidence_lines(evidence)
+    kept: list[str] = []
+    for line in lines:
+        if kept and sum(len(x) + 2 for x in kept) + len(line) > limit:
+            break
+        kept.append(line)
+    rest = len(lines) - len(kept)
+    return "; ".join(kept) + (f" (+{rest} more reading{'s' if rest > 1 else ''})" if rest else "")

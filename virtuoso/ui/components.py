@@ -79,7 +79,7 @@ def announcements(view: MonitorView, title: str) -> None:
                 st.toast(f"**{fmt.md_escape(a.symbol)}** {a.kind.value.replace('_', ' ')} · {a.severity.value}"
                          f" · {fmt.utc(a.ts_event_ms)[11:16]} UTC", icon=TOAST_ICONS.get(a.severity.value))
             seen[a.id] = a.severity.value
-    acked = view.acknowledged() if hasattr(view, "acknowledged") else set()
+    acked = readers.acknowledged(view, now) if hasattr(view, "acknowledged") else frozenset()
     unseen = len({a.id for a in events} - acked)
     st.set_page_config(page_title=f"({unseen}) {title} · Virtuoso" if unseen else f"{title} · Virtuoso")
 

@@ -55,6 +55,17 @@ def health(view: MonitorView, now_ms: int) -> dict[str, Any]:
     return _health(view, key(view), now_ms // 2_000)
 
 
+@st.cache_resource(ttl=2.0, max_entries=8, show_spinner=False)
+def _acknowledged(_view: MonitorView, view_key: str, bucket: int) -> frozenset[str]:
+    return frozenset(_view.acknowledged())
+
+
+def acknowledged(view: MonitorView, now_ms: int) -> frozenset[str]:
+    """Acknowledged event ids for the tab title's count, shared by every tab for two seconds
+    (the Alerts page reads the view itself, so a click shows at once)."""
+    return _acknowledged(view, key(view), now_ms // 2_000)
+
+
 @st.cache_resource(ttl=60.0, max_entries=8, show_spinner=False)
 def _history_span_min(_view: MonitorView, view_key: str, bucket: int) -> float:
     symbols = _view.symbols()[:1]
