@@ -28,7 +28,9 @@ def _stop_engine(engine: object) -> None:
 def engine() -> MonitorView:
     """Start the one engine of this server process (settings from the environment and .env)."""
     from virtuoso.app.engine import Engine
+    from virtuoso.app.logging_setup import add_terminal_handler
 
+    add_terminal_handler()
     eng = Engine(load_settings())
     eng.start()
     atexit.register(eng.stop)
@@ -39,20 +41,21 @@ def engine() -> MonitorView:
 
 OVERVIEW_COLUMNS = {
     "symbol": st.column_config.TextColumn("Symbol", pinned=True),
-    "price": st.column_config.NumberColumn("Price", format="%.4f"),
-    "chg_1h_pct": st.column_config.NumberColumn("1 h %", format="%+.2f%%"),
-    "chg_24h_pct": st.column_config.NumberColumn("24 h %", format="%+.2f%%"),
-    "oi_usd": st.column_config.NumberColumn("OI (USD)", format="compact"),
-    "oi_chg_1h_pct": st.column_config.NumberColumn("OI 1 h %", format="%+.2f%%"),
-    "funding_pct": st.column_config.NumberColumn("Funding %", format="%+.4f%%"),
-    "vol_vs_base": st.column_config.NumberColumn("Vol / base", format="%.2fx",
+    "price": st.column_config.NumberColumn("Price (USDT)", help="Last traded price, at the instrument's tick"),
+    "chg_1h_pct": st.column_config.NumberColumn("1 h %", help="Price change over the last hour"),
+    "chg_24h_pct": st.column_config.NumberColumn("24 h %", help="Price change over the last 24 hours"),
+    "oi_usd": st.column_config.NumberColumn("Open interest", help="Open interest in USD"),
+    "oi_chg_1h_pct": st.column_config.NumberColumn("OI 1 h %", help="Open interest change over the last hour"),
+    "funding_pct": st.column_config.NumberColumn("Funding %", help="Funding rate per interval"),
+    "vol_vs_base": st.column_config.NumberColumn("Vol / base",
                                                  help="Last hour's volume over the median hourly volume"),
     "score": st.column_config.ProgressColumn(
-        "Score now", min_value=0, max_value=100, format="%.0f",
-        help="Composite manipulation score of the last second (0-100); flags stay listed for an hour"),
+        "Score", min_value=0, max_value=100, format="%.0f",
+        help="Manipulation score 0-100: now, or the highest of the flags raised in the last hour"),
     "flags": st.column_config.TextColumn("Active flags (1 h)"),
     "worst": None,
-    "trend": st.column_config.LineChartColumn("Last hour", width="medium"),
+    "trend": st.column_config.LineChartColumn("Last hour", width="medium", color="auto",
+                                              help="1-minute closes: green when up over the hour, red when down"),
 }
 
 
@@ -68,7 +71,7 @@ def _overview_live(view: MonitorView) -> None:
         c[0].metric("Symbols", summary["symbols"])
         c[1].metric("Up / down (1 h)", f"{summary['up_1h']} / {summary['down_1h']}")
         c[2].metric("Median 1 h change", fmt.pct(summary["median_chg_1h_pct"]))
-        c[3].metric("Flagged symbols", summary["flagged"])
+        c[3].metric("Flagged symbols (1 h)", summary["flagged"])
         c[4].metric("Highest score", "–" if not fmt.is_num(summary["max_score"]) else f"{summary['max_score']:.0f}",
                     summary["max_score_symbol"] or None, delta_color="off", delta_arrow="off")
         c[5].metric("Newest tick (UTC)", fmt.utc(newest)[11:] if newest else "–",
@@ -76,15 +79,20 @@ def _overview_live(view: MonitorView) -> None:
         if df.empty:
             st.info("Waiting for the first market data…")
             return
-        st.dataframe(df, column_config=OVERVIEW_COLUMNS, hide_index=True, width="stretch",
-                     height=min(38 + 35 * len(df), 720))
+        waiting = tables.missing_history(df, readers.history_span_min(view, now))
+        if waiting:
+            st.caption(" · ".join(waiting))
+        st.dataframe(tables.overview_styler(df), column_config=OVERVIEW_COLUMNS, hide_index=True, width="stretch",
+                     height=min(38 + 35 * len(df), 720), key=keys.OVERVIEW_TABLE, placeholder="–", selection_mode="single-row",
+                     on_select=components.picker(keys.OVERVIEW_TABLE, [(s,) for s in df["symbol"]]))
+    components.follow_pick(keys.OVERVIEW_TABLE)
 
 
 def overview() -> None:
     """Overview: market-wide summary, then the watchlist worst first (sortable by any column)."""
     view = runtime.view()
     components.header(view, "Overview", "Watchlist, worst first: active flags, then manipulation score, then the 1 h move. "
-                      "Click a column header to sort.")
+                      "Click a row to open its chart; click a column header to sort.")
     components.live(_overview_live, view)
 
 

@@ -73,6 +73,10 @@ with components.guarded("Detection tuning"):
         now = runtime.now_ms(view)
         minutes = HISTORY_HOURS[hours_label or "24 h"] * 60
         history = readers.history(view, minutes, now)
+        need = tuning.preview_minutes_needed()
+        short = tuning.history_shortfall(history, need)
+        if short:
+            st.info(tuning.shortfall_text(short, need))
         t0 = time.perf_counter()
         flags, counts = readers.backtest(view, bt, history, minutes, now, candidate)
         _, counts_now = readers.backtest(view, bt, history, minutes, now, applied)
@@ -83,7 +87,8 @@ with components.guarded("Detection tuning"):
         m[0].metric("Flags with these thresholds", total, total - total_now, delta_color="off")
         m[1].metric("Flags with applied thresholds", total_now)
         m[2].metric("Recorded history", f"{sum(len(v) for v in history.values()):,} bars")
-        st.caption(f"Backtest over {len(history)} symbols took {took_ms:.0f} ms (slider positions already seen are cached).")
+        st.caption(f"Backtest over {len(history) - len(short)} of {len(history)} symbols with enough history took "
+                   f"{took_ms:.0f} ms (slider positions already seen are cached).")
         for sym in history:
             counts.setdefault(sym, {})
         st.dataframe(tables.counts_frame(counts, kinds), hide_index=True, width="stretch",

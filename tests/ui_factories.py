@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 from typing import Any, Sequence
 
+from virtuoso.app.operator_marks import OperatorMarks
 from virtuoso.app.view import SourceInfo
 from virtuoso.config import DetectionSettings, Settings, load_settings
 from virtuoso.domain.alerts import Alert, AlertKind, Severity, episode_id
@@ -67,13 +68,14 @@ def make_alert(symbol: str = "SOLUSDT", kind: AlertKind = AlertKind.PUMP_AND_DUM
                  evidence or {"price_change_pct": 6.1, "volume_ratio": 9.5}, f"{kind.value} on {symbol}", simulated=True)
 
 
-class FakeView:
+class FakeView(OperatorMarks):
     """In-memory MonitorView twin. ``tick()`` moves the clock and the prices like a live feed."""
 
     def __init__(self, settings: Settings, *, simulated: bool = True, symbols: Sequence[str] = SYMBOLS,
                  history_minutes: int = 1_440) -> None:
         self.settings = settings
         self.clock = ManualClock(T0_MS)
+        self.db_path = Path(settings.data_dir) / "virtuoso.db"
         self.simulated = simulated
         self._symbols = tuple(symbols)
         self._bars = {s: make_bars(s, T0_MS, history_minutes) for s in self._symbols}

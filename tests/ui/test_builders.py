@@ -42,7 +42,9 @@ def test_overview_puts_flagged_symbols_first_then_the_highest_score(tmp_path):
     assert list(df["symbol"]) == ["BTCUSDT", "SOLUSDT", "ETHUSDT"]
     assert list(df["flags"]) == ["1 critical", "", ""]
     summary = tables.market_summary(df)
-    assert summary["flagged"] == 1 and summary["max_score_symbol"] == "SOLUSDT"
+    # BTCUSDT's score is its critical flag's (82), not the 12 of this second.
+    assert df.loc[0, "score"] == 82.0
+    assert summary["flagged"] == 1 and summary["max_score_symbol"] == "BTCUSDT"
 
 
 def test_overview_of_a_symbol_without_data_yet_is_a_row_of_unknowns():
@@ -54,9 +56,10 @@ def test_market_figure_has_five_panels_and_alert_markers_with_evidence():
     bars = make_bars("SOLUSDT", T0_MS, 360)
     fig = figures.market_figure("SOLUSDT", bars, [make_alert(ts_ms=T0_MS - 3_600_000)])
     names = [t.name for t in fig.data]
-    assert names[0] == "price" and "alert: high" in names and {"OI", "funding", "long liq"} <= set(names)
-    marker = next(t for t in fig.data if t.name == "alert: high")
-    assert "volume_ratio=9.5" in marker.customdata[0][2]
+    assert names[0] == "price" and "pump and dump (1)" in names and {"OI", "funding", "long liq"} <= set(names)
+    marker = next(t for t in fig.data if t.name == "pump and dump (1)")
+    assert marker.customdata[0][1] == "high" and "volume: 9.5x" in marker.customdata[0][4]
+    assert fig.layout.hovermode == "closest"  # a hover shows this marker's evidence, not a neighbour's
     assert figures.market_figure("SOLUSDT", [], []).layout.annotations[0].text.startswith("No 1-minute bars")
 
 

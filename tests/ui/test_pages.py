@@ -22,7 +22,7 @@ def test_overview_lists_the_watchlist_worst_first_under_a_market_summary(app, vi
     at = app(view)
     _no_errors(at)
     labels = [m.label for m in at.metric]
-    assert {"Symbols", "Up / down (1 h)", "Flagged symbols", "Highest score", "Newest tick (UTC)"} <= set(labels)
+    assert {"Symbols", "Up / down (1 h)", "Flagged symbols (1 h)", "Highest score", "Newest tick (UTC)"} <= set(labels)
     df = at.dataframe[0].value
     assert list(df["symbol"])[0] == "SOLUSDT"  # flagged and the highest score
     assert {"price", "chg_1h_pct", "chg_24h_pct", "oi_usd", "oi_chg_1h_pct", "funding_pct", "vol_vs_base",
@@ -91,16 +91,28 @@ def test_alerts_filters_narrow_the_history(app, view):
     assert at.get("download_button")  # CSV of what is shown
 
 
-def test_acknowledging_an_alert_persists_it_in_the_embedded_database(app, view):
+def test_acknowledge_all_shown_asks_first_and_cancel_acknowledges_nothing(app, view):
     at = app(view, "pages/alerts.py")
-    target = view.alerts_list[0].id
-    at.multiselect(key=keys.ALERTS_TO_ACK).set_value([target]).run()
-    at.button(key=keys.ALERTS_ACK_BUTTON).click().run()
+    at.multiselect(key=keys.ALERTS_SEVERITIES).set_value(["critical", "high"]).run()
+    at.button(key=keys.ALERTS_ACK_ALL).click().run()
     _no_errors(at)
-    assert AlertMarks(Path(view.settings.data_dir) / "virtuoso.db").acknowledged() == {target}
-    assert at.dataframe[0].value.set_index("id").loc[target, "acknowledged"]
+    assert any("Acknowledge all 2 alerts shown (1 critical, 1 high)?" in w.value for w in at.warning)
+    assert view.acknowledged() == set()  # one click asks; it never acknowledges on its own
+    at.button(key=keys.ALERTS_ACK_ALL_CANCEL).click().run()
+    assert view.acknowledged() == set() and not any("Acknowledge all" in w.value for w in at.warning)
+
+
+def test_acknowledge_all_shown_after_confirming_persists_exactly_the_rows_shown(app, view):
+    at = app(view, "pages/alerts.py")
+    at.multiselect(key=keys.ALERTS_SEVERITIES).set_value(["critical", "high"]).run()
+    at.button(key=keys.ALERTS_ACK_ALL).click().run()
+    at.button(key=keys.ALERTS_ACK_ALL_CONFIRM).click().run()
+    _no_errors(at)
+    shown = {a.id for a in view.alerts_list if a.severity.value in ("critical", "high")}
+    assert AlertMarks(Path(view.settings.data_dir) / "virtuoso.db").acknowledged() == shown
+    assert all(at.dataframe[0].value.set_index("id").loc[list(shown), "acknowledged"])
     at.toggle(key=keys.ALERTS_SHOW_ACKED).set_value(False).run()
-    assert target not in set(at.dataframe[0].value["id"])
+    assert any("No alerts match" in i.value for i in at.info)  # both shown were acknowledged, so hidden now
 
 
 def test_muting_a_symbol_persists_shows_it_escaped_and_unmute_ends_it(app, view):

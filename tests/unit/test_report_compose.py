@@ -110,7 +110,9 @@ def test_long_evidence_is_shortened_and_many_alerts_are_capped_with_the_total_ke
               for i in range(ALERT_ROWS_MAX + 5)]
     r = compose(inputs(alerts=alerts))
     assert len(r.alert_rows) == ALERT_ROWS_MAX and r.alerts_total == ALERT_ROWS_MAX + 5
-    assert all(len(row.evidence) <= EVIDENCE_CHARS_MAX for row in r.alert_rows)
+    # Whole readings in words: the first line is kept whole, nothing is cut mid-number with an ellipsis.
+    assert all("\u2026" not in row.evidence and "e+" not in row.evidence for row in r.alert_rows)
+    assert all(row.evidence.startswith("note: xxx") for row in r.alert_rows) and EVIDENCE_CHARS_MAX >= 160
 
 
 def test_flags_in_force_are_alerts_within_the_cooldown_before_the_period_end() -> None:

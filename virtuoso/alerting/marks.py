@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from virtuoso.domain.alerts import Alert
+from virtuoso.storage import embedded
 
 TargetKind = Literal["symbol", "kind"]
 TARGET_KINDS: tuple[str, ...] = ("symbol", "kind")
@@ -46,9 +47,7 @@ class AlertMarks:
                 con.execute(ddl)
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.db_path, timeout=10.0)
-        con.execute("PRAGMA busy_timeout=10000")
-        return con
+        return embedded.connect(self.db_path, "NORMAL")
 
     def acknowledge(self, alert_id: str, now_ms: int) -> None:
         """Mark one alert as seen by an operator (idempotent; the first time is kept)."""

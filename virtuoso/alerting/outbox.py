@@ -42,8 +42,9 @@ from virtuoso.domain.alerts import Alert
 from virtuoso.domain.clock import Clock
 from virtuoso.domain.notices import FeedGap
 from virtuoso.domain.trades import PaperTradeEvent
+from virtuoso.storage import embedded
 
-BUSY_TIMEOUT_MS = 10_000
+BUSY_TIMEOUT_MS = embedded.BUSY_TIMEOUT_MS
 DONE_STATES = ("sent", "folded", "muted", "history", "skipped", "failed")
 
 SCHEMA = """
@@ -132,13 +133,8 @@ def outcome_item(outcome: dict[str, Any], created_ms: int, history: bool = False
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """A connection with the embedded store's conventions (WAL, NORMAL sync, busy timeout)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    return conn
+    """A connection with the embedded database's policy (WAL, NORMAL sync, busy timeout); caller closes it."""
+    return embedded.connect(path, "NORMAL")
 
 
 def migrate(conn: sqlite3.Connection) -> None:

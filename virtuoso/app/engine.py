@@ -26,6 +26,7 @@ from typing import Any, Sequence
 from virtuoso.alerting.bus import AlertBus
 from virtuoso.app import build
 from virtuoso.app.interpreter import InterpreterTuning
+from virtuoso.app.operator_marks import OperatorMarks
 from virtuoso.app.persistence import ErrorBuffer, load_persisted_thresholds, save_thresholds
 from virtuoso.app.universe import Universe
 from virtuoso.app.universe import resolve as resolve_universe
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 _RECENT_ALERTS_MAX = 5_000
 
 
-class Engine:
+class Engine(OperatorMarks):
     """Runs ingestion, state, detection, storage and delivery in background threads."""
 
     def __init__(

@@ -1,8 +1,8 @@
 """The one read-only interface the dashboard, reports and relay use to see the running engine.
 
 The Engine implements it. UI code depends on this Protocol only, so an in-memory twin can stand in
-for unit tests. Commands that change the engine (``apply_thresholds``) are here too, so pages
-never reach into adapters.
+for unit tests. Commands that change the engine (``apply_thresholds``, acknowledge and mute) are here too, so
+pages never reach into adapters.
 """
 
 from __future__ import annotations
@@ -65,3 +65,18 @@ class MonitorView(Protocol):
     def apply_thresholds(self, thresholds: DetectionSettings) -> None:
         """Use these thresholds at once and persist them in the data directory."""
         ...
+
+    # Operator marks (virtuoso.app.operator_marks): the UI never opens the database itself.
+    def acknowledged(self) -> set[str]:
+        """Ids of every acknowledged alert event."""
+        ...
+
+    def acknowledge(self, alert_ids: Sequence[str]) -> None: ...
+
+    def active_mutes(self) -> list[Any]:
+        """Mutes in force now, each with ``target_kind`` ("symbol" or "kind"), ``target``, ``until_ms``."""
+        ...
+
+    def mute(self, target_kind: Any, target: str, until_ms: int) -> None: ...
+
+    def unmute(self, target_kind: Any, target: str) -> None: ...

@@ -126,7 +126,7 @@ class _Canvas:
         import matplotlib.dates as mdates
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
 
         self.fig = Figure(figsize=(width_in, height_in), dpi=dpi)
         FigureCanvasAgg(self.fig)
@@ -139,6 +139,8 @@ class _Canvas:
         for a in (self.ax, self.ax2):
             if a is not None:
                 a.yaxis.set_major_locator(MaxNLocator(4))
+                # Plain numbers with k/M/B, never matplotlib's "1e7" offset or scientific notation.
+                a.yaxis.set_major_formatter(FuncFormatter(axis_number))
                 a.tick_params(labelsize=7)
         self.ax.grid(True, linewidth=0.3, alpha=0.5)
         self.empty = self.fig.text(0.5, 0.5, "no stored bars in the period", fontsize=9, color="#777777",
@@ -200,6 +202,20 @@ class MatplotlibCharts:
         return buf.getvalue()
 
 
+def axis_number(v: float, _pos: Any = None) -> str:
+    """An axis tick: 87,800 / 185M / 1.25k / 0.0123 (thousands separators, no offset, no 'e')."""
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:,.3g}B"
+    if a >= 1e6:
+        return f"{v / 1e6:,.3g}M"
+    if a >= 100_000:
+        return f"{v / 1e3:,.0f}k"
+    if a >= 1:
+        return f"{v:,.6g}"
+    return f"{v:.6f}".rstrip("0").rstrip(".") if v else "0"
+
+
 def _ylim(ax: Any, lo: float, hi: float) -> None:
     """Explicit limits with a 5% margin: cheaper than relim/autoscale and ignores stale artists."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -212,10 +228,12 @@ def _price_oi(c: _Canvas, req: ChartRequest) -> None:
     xs = [_x(b.start_ms) for b in req.bars]
     closes = [b.close for b in req.bars]
     c.ax.plot(xs, closes, color="#1f4e79", linewidth=0.9)
+    c.ax.set_ylabel("price, USDT", fontsize=7)
     fin = [v for v in closes if math.isfinite(v)]
     _ylim(c.ax, min(fin, default=math.nan), max(fin, default=math.nan))
-    oi = [b.open_interest for b in req.bars]
+    oi = [b.open_interest * b.close for b in req.bars]  # contracts -> USD, as the heading says
     assert c.ax2 is not None
+    c.ax2.set_ylabel("OI, USD", fontsize=7)
     fin_oi = [v for v in oi if math.isfinite(v)]
     c.ax2.set_visible(bool(fin_oi))
     if fin_oi:
@@ -229,8 +247,9 @@ def _step(ax: Any, edges: Sequence[float], values: Sequence[float], color: str) 
 
 
 def _volume(c: _Canvas, req: ChartRequest) -> None:
-    vols = [b.volume for b in req.bars]
+    vols = [b.turnover if math.isfinite(b.turnover) else 0.0 for b in req.bars]  # USD traded
     edges = _edges(req)
+    c.ax.set_ylabel("volume, USD", fontsize=7)
     _step(c.ax, edges, vols, "#5d8aa8")
     base = rolling_median(vols, req.baseline_bars)
     c.ax.plot([e + req.bar_minutes / 2880 for e in edges[:-1]], base, color="#d35400", linewidth=0.9)
@@ -246,6 +265,7 @@ def _liquidations(c: _Canvas, req: ChartRequest) -> None:
     edges = _edges(req)
     longs = [b.long_liq_volume * b.close if math.isfinite(b.close) else 0.0 for b in req.bars]
     shorts = [-b.short_liq_volume * b.close if math.isfinite(b.close) else 0.0 for b in req.bars]
+    c.ax.set_ylabel("USD", fontsize=7)
     _step(c.ax, edges, longs, "#c0392b")
     _step(c.ax, edges, shorts, "#27ae60")
     c.ax.axhline(0, color="#555555", linewidth=0.5)
@@ -260,9 +280,9 @@ _DRAW: dict[str, Callable[[_Canvas, ChartRequest], None]] = {
 # matplotlib title or legend (those glyphs were a third of the drawing time, and this way the
 # caption is searchable text in the PDF).
 CHART_KEYS = {
-    "price_oi": "  (blue: price, left; purple: OI, right; dashed: alerts)",
-    "volume": "  (bars: volume; orange: rolling median; dashed: alerts)",
-    "liquidations": "  (red: longs, green: shorts; dashed: alerts)",
+    "price_oi": "  (blue: price in USDT, left; purple: open interest in USD, right; dashed: alerts; times UTC)",
+    "volume": "  (bars: volume in USD; orange: rolling median; dashed: alerts; times UTC)",
+    "liquidations": "  (USD; red up: longs liquidated, green down: shorts; dashed: alerts; times UTC)",
 }
 
 

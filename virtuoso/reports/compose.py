@@ -20,10 +20,11 @@ from virtuoso.detect.baselines import VOLUME_MINUTES
 from virtuoso.config import AlertPolicySettings, DetectionSettings
 from virtuoso.domain.alerts import Alert
 from virtuoso.domain.bars import Bar
+from virtuoso.reports import numbers
 from virtuoso.reports.outcomes import OutcomeSection, compose_outcomes
 
 ALERT_ROWS_MAX = 400  # more than this go to a note; a PDF table of thousands helps nobody
-EVIDENCE_CHARS_MAX = 160
+EVIDENCE_CHARS_MAX = 400  # whole evidence lines up to this; the first line is always kept whole
 RESAMPLE_ABOVE_MIN = 6 * 60  # periods longer than 6 h chart 5-minute buckets
 RESAMPLE_BUCKET_MIN = 5
 
@@ -73,6 +74,9 @@ class SymbolSection:
     long_liq_usd: float
     short_liq_usd: float
     simulated: bool
+    turnover_usd: float = math.nan  # traded value in USD over the period
+    avg_trade_usd: float = math.nan  # traded value per trade, USD
+    price_decimals: int = 2  # the instrument's tick precision, read from its prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +223,9 @@ def _section(symbol: str, bars: Sequence[Bar], alerts: Sequence[Alert], period_m
         long_liq_usd=sum(b.long_liq_volume * b.close for b in bars if math.isfinite(b.close)),
         short_liq_usd=sum(b.short_liq_volume * b.close for b in bars if math.isfinite(b.close)),
         simulated=any(b.simulated for b in bars) or any(a.simulated for a in alerts),
+        turnover_usd=sum(b.turnover for b in bars if math.isfinite(b.turnover)),
+        avg_trade_usd=sum(b.turnover for b in bars if math.isfinite(b.turnover)) / trades if trades else math.nan,
+        price_decimals=numbers.price_decimals([*closes[-240:], *_finite([b.high for b in bars[-240:]])]),
     )
 
 
@@ -269,13 +276,16 @@ def _institutional(sections: Sequence[SymbolSection]) -> tuple[str, ...]:
     if spikes:
         ratio, s = max(spikes, key=lambda t: t[0])
         lines.append(f"Large trades: per-trade prints are not stored; the busiest minute was {s.symbol} at "
-                     f"{ratio:.1f}x its median minute volume (average trade size {num(s.avg_trade_size, 3)}).")
+                     f"{ratio:.1f}x its median minute volume (average trade {numbers.amount(s.avg_trade_usd)}).")
     liq = sum(s.long_liq_usd + s.short_liq_usd for s in sections)
     if liq > 0:
         longs = sum(s.long_liq_usd for s in sections)
+        shorts = sum(s.short_liq_usd for s in sections)
         top_liq = max(sections, key=lambda s: s.long_liq_usd + s.short_liq_usd)
-        lines.append(f"Liquidations: {num(liq, 0)} USD in all, {longs / liq * 100:.0f}% longs; most on "
-                     f"{top_liq.symbol} ({num(top_liq.long_liq_usd + top_liq.short_liq_usd, 0)} USD).")
+        # The share never rounds a side away: 185 M long beside 228 k short is 99.9 %, not 100 %.
+        lines.append(f"Liquidations: {numbers.amount(liq)} in all, {numbers.share_pct(longs, liq)} longs "
+                     f"({numbers.amount(longs)} of longs, {numbers.amount(shorts)} of shorts); most on "
+                     f"{top_liq.symbol} ({numbers.amount(top_liq.long_liq_usd + top_liq.short_liq_usd)}).")
     else:
         lines.append("Liquidations: none recorded in the period.")
     return tuple(lines)
@@ -315,13 +325,7 @@ def _outlook(inputs: ReportInputs, alerts: Sequence[Alert], sections: Sequence[S
 
 
 def _evidence(ev: Mapping[str, Any]) -> str:
-    parts = []
-    for k, v in ev.items():
-        if isinstance(v, float):
-            v = f"{v:.4g}"
-        parts.append(f"{k}={v}")
-    text = ", ".join(parts)
-    return text if len(text) <= EVIDENCE_CHARS_MAX else text[: EVIDENCE_CHARS_MAX - 1] + "\u2026"
+    return numbers.evidence_summary(ev, EVIDENCE_CHARS_MAX)
 
 
 def _settings_rows(model: Any) -> tuple[Setting, ...]:

@@ -25,7 +25,8 @@ from io import BytesIO
 from typing import Any, Iterable, Sequence
 
 from virtuoso.reports.charts import Chart
-from virtuoso.reports.compose import Report, SymbolSection, num, signed_pct
+from virtuoso.reports import numbers
+from virtuoso.reports.compose import Report, SymbolSection
 from virtuoso.reports.outcomes_html import outcomes_html
 
 # A 1x1 transparent PNG: what a refused URI becomes, so the renderer has nothing to fetch.
@@ -142,13 +143,21 @@ def _cover(r: Report) -> str:
 
 
 def _summary(r: Report) -> str:
-    market = _table(["Symbol", "Last", "Change", "High", "Low", "Volume", "Gaps"],
-                    [(s.symbol, num(s.last_price, 4), signed_pct(s.change_pct), num(s.high, 4), num(s.low, 4),
-                      num(s.volume, 1), s.gaps) for s in r.sections])
-    inst = _table(["Symbol", "OI change", "Busiest minute / median", "Buy share", "Long liq. USD", "Short liq. USD"],
-                  [(s.symbol, signed_pct(s.oi_change_pct),
+    # One number format per column: prices at each instrument's tick, amounts all in the column's
+    # unit (named in the header), percentages signed.
+    secs = r.sections
+    vol_unit, vols = numbers.scaled_column([s.turnover_usd for s in secs])
+    liq_unit, liqs = numbers.scaled_column([v for s in secs for v in (s.long_liq_usd, s.short_liq_usd)])
+    market = _table(["Symbol", "Last (USDT)", "Change", "High (USDT)", "Low (USDT)", f"Volume ({vol_unit})", "Gaps"],
+                    [(s.symbol, numbers.price(s.last_price, s.price_decimals), numbers.signed_pct(s.change_pct),
+                      numbers.price(s.high, s.price_decimals), numbers.price(s.low, s.price_decimals), vols[i], s.gaps)
+                     for i, s in enumerate(secs)])
+    inst = _table(["Symbol", "OI change", "Busiest minute / median", "Buy share", f"Long liq. ({liq_unit})",
+                   f"Short liq. ({liq_unit})"],
+                  [(s.symbol, numbers.signed_pct(s.oi_change_pct),
                     f"{s.max_minute_volume / s.median_minute_volume:.1f}x" if s.median_minute_volume > 0 else "\u2013",
-                    num(s.buy_share_pct, 0, "%"), num(s.long_liq_usd, 0), num(s.short_liq_usd, 0)) for s in r.sections])
+                    numbers.share_pct(s.buy_share_pct, 100.0) if numbers.finite(s.buy_share_pct) else "\u2013",
+                    liqs[2 * i], liqs[2 * i + 1]) for i, s in enumerate(secs)])
     outlook = _table(["Symbol", "Composite score", "Flags in force"],
                      [(o.symbol, f"{o.composite_score:.0f}", o.flags) for o in r.outlook_rows])
     return ("<pdf:nextpage /><h2>Executive summary</h2>"
@@ -167,7 +176,8 @@ def _chart_html(c: Chart) -> str:
 
 
 def _symbol_page(s: SymbolSection, charts: Sequence[Chart]) -> str:
-    stats = (f"Last {num(s.last_price, 4)} ({signed_pct(s.change_pct)}), OI {signed_pct(s.oi_change_pct)}, "
+    stats = (f"Last {numbers.price(s.last_price, s.price_decimals)} USDT ({numbers.signed_pct(s.change_pct)}), "
+             f"OI {numbers.signed_pct(s.oi_change_pct)}, "
              f"{s.minutes_with_data} minutes of bars, {s.gaps} gap(s), {len(s.alerts)} alert(s)"
              f"{'' if s.bar_minutes == 1 else f', charted in {s.bar_minutes}-minute buckets'}.")
     return (f"<pdf:nextpage /><h2>{esc(s.symbol)}</h2><p class=\"stats\">{esc(stats)}</p>"

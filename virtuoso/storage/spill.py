@@ -10,12 +10,13 @@ to ``influx_quarantine`` with the server's error, for a human to look at.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
-BUSY_TIMEOUT_MS = 10_000
+from virtuoso.storage import embedded
+
+BUSY_TIMEOUT_MS = embedded.BUSY_TIMEOUT_MS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS influx_spill (
@@ -51,10 +52,7 @@ class SpillBuffer:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = FULL")
+        self._conn = embedded.connect(self.path, "FULL")
         with self._lock, self._conn:
             self._conn.executescript(SCHEMA)
 

@@ -6,13 +6,16 @@ the same settings through :meth:`SqliteStore.connect` and create their own table
 :meth:`SqliteStore.migrate` (``CREATE TABLE IF NOT EXISTS ...``).
 
 Durability: every write is one transaction; ``synchronous=FULL`` in WAL mode means a committed
-transaction survives both ``kill -9`` of the process and a power loss. Each thread uses its own
-connection (an instance-level ``threading.local``), so readers never block the writer.
+transaction survives both ``kill -9`` of the process and a power loss. Connections follow the
+embedded database's policy (:mod:`virtuoso.storage.embedded`): writes share one connection behind
+a lock; reads borrow one from a small pool, so readers never block the writer and a dashboard
+that reads from a new thread on every rerun never leaves a connection behind.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -20,10 +23,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from virtuoso.domain.alerts import Alert, AlertKind, Change, Severity
+from virtuoso.storage import embedded
 from virtuoso.domain.bars import Bar
 
 NAN = float("nan")
-BUSY_TIMEOUT_MS = 10_000
+BUSY_TIMEOUT_MS = embedded.BUSY_TIMEOUT_MS
 _COUNT_CACHE_S = 10.0
 
 SCHEMA = """
@@ -97,18 +101,17 @@ def _row_alert(r: Sequence[Any]) -> Alert:
 
 
 class SqliteStore:
-    """1-minute bars and alerts in one SQLite file in WAL mode; one connection per thread."""
+    """1-minute bars and alerts in one SQLite file in WAL mode; one write connection, pooled readers."""
 
     name = "sqlite"
 
-    def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str | Path, synchronous: embedded.Synchronous = "FULL") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._synchronous = synchronous
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
-        self._closed = False
+        self._synchronous: embedded.Synchronous = synchronous
+        self._write_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = embedded.connect(self.path, synchronous)
+        self._readers = embedded.ReaderPool(self.path, synchronous=synchronous)
         self._counts: tuple[float, int, int] | None = None
         self.bars_written = 0
         self.alerts_written = 0
@@ -122,37 +125,30 @@ class SqliteStore:
 
         Use it from one thread only. ``with conn:`` wraps statements in a transaction.
         """
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        return conn
+        return embedded.connect(self.path, self._synchronous)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            if self._closed:
-                raise sqlite3.ProgrammingError(f"store {self.path} is closed")
-            conn = self.connect()
-            self._local.conn = conn
-            with self._conns_lock:
-                self._conns.append(conn)
-        return conn
+    def _write(self) -> sqlite3.Connection:
+        """The write connection; call with ``self._write_lock`` held."""
+        if self._writer is None:
+            raise sqlite3.ProgrammingError(f"store {self.path} is closed")
+        return self._writer
 
     def migrate(self, ddl: str) -> None:
         """Run idempotent DDL (``CREATE TABLE IF NOT EXISTS ...``) for a module's own tables."""
-        conn = self._conn()
-        with conn:
-            conn.executescript(ddl)
+        with self._write_lock:
+            conn = self._write()
+            with conn:
+                conn.executescript(ddl)
 
     def _add_missing_columns(self) -> None:
-        conn = self._conn()
-        with conn:
-            for table, columns in _ADDED_COLUMNS.items():
-                have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-                for name, decl in columns:
-                    if name not in have:
-                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        with self._write_lock:
+            conn = self._write()
+            with conn:
+                for table, columns in _ADDED_COLUMNS.items():
+                    have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                    for name, decl in columns:
+                        if name not in have:
+                            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
 
     # ------------------------------------------------------------------ Store protocol
 
@@ -160,25 +156,30 @@ class SqliteStore:
         """Upsert 1-minute bars in one transaction."""
         if not bars:
             return
-        conn = self._conn()
-        with conn:
-            conn.executemany(_UPSERT_BAR, [_bar_row(b) for b in bars])
+        rows = [_bar_row(b) for b in bars]
+        with self._write_lock:
+            conn = self._write()
+            with conn:
+                conn.executemany(_UPSERT_BAR, rows)
         self.bars_written += len(bars)
 
     def read_bars(self, symbol: str, start_ms: int, end_ms: int) -> list[Bar]:
-        rows = self._conn().execute(
-            f"SELECT {', '.join(_BAR_COLS)} FROM bars_1m WHERE symbol = ? AND start_ms >= ? AND start_ms < ? "
-            "ORDER BY start_ms", (symbol, int(start_ms), int(end_ms)),
-        ).fetchall()
+        with self._readers.reading() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(_BAR_COLS)} FROM bars_1m WHERE symbol = ? AND start_ms >= ? AND start_ms < ? "
+                "ORDER BY start_ms", (symbol, int(start_ms), int(end_ms)),
+            ).fetchall()
         return [_row_bar(r) for r in rows]
 
     def write_alerts(self, alerts: Sequence[Alert]) -> None:
         """Upsert alerts by id in one transaction (evidence stored as JSON)."""
         if not alerts:
             return
-        conn = self._conn()
-        with conn:
-            conn.executemany(_UPSERT_ALERT, [_alert_row(a) for a in alerts])
+        rows = [_alert_row(a) for a in alerts]
+        with self._write_lock:
+            conn = self._write()
+            with conn:
+                conn.executemany(_UPSERT_ALERT, rows)
         self.alerts_written += len(alerts)
 
     def read_alerts(self, start_ms: int, end_ms: int, symbols: Sequence[str] | None = None) -> list[Alert]:
@@ -189,7 +190,8 @@ class SqliteStore:
                 return []
             sql += f" AND symbol IN ({', '.join('?' * len(symbols))})"
             params.extend(symbols)
-        rows = self._conn().execute(sql + " ORDER BY ts_event_ms, id", params).fetchall()
+        with self._readers.reading() as conn:
+            rows = conn.execute(sql + " ORDER BY ts_event_ms, id", params).fetchall()
         return [_row_alert(r) for r in rows]
 
     def health(self) -> dict[str, Any]:
@@ -201,26 +203,38 @@ class SqliteStore:
                 size += p.stat().st_size
         now = time.monotonic()
         if self._counts is None or now - self._counts[0] > _COUNT_CACHE_S:
-            conn = self._conn()
-            n_bars = conn.execute("SELECT COUNT(*) FROM bars_1m").fetchone()[0]
-            n_alerts = conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+            with self._readers.reading() as conn:
+                n_bars = conn.execute("SELECT COUNT(*) FROM bars_1m").fetchone()[0]
+                n_alerts = conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
             self._counts = (now, int(n_bars), int(n_alerts))
         return {
             "backend": self.name,
             "path": str(self.path),
+            "problem": self.problem(),
             "size_bytes": size,
             "rows": {"bars_1m": self._counts[1], "alerts": self._counts[2]},
             "bars_written": self.bars_written,
             "alerts_written": self.alerts_written,
         }
 
+    def problem(self) -> str | None:
+        """Why writes are not being kept, in one line (``None`` when all is well).
+
+        A deleted data directory is not an error for SQLite: open connections keep writing to the
+        deleted files, and every bar written from then on is lost at the next restart.
+        """
+        if not self.path.parent.is_dir():
+            return f"the data directory {self.path.parent} was deleted: nothing written from now on will be kept"
+        if not self.path.exists():
+            return f"the database {self.path} was deleted: nothing written from now on will be kept"
+        if not os.access(self.path.parent, os.W_OK) or not os.access(self.path, os.W_OK):
+            return f"the data directory {self.path.parent} is not writable: history and alerts are not being saved"
+        return None
+
     def close(self) -> None:
-        """Close every connection this store opened (connections from :meth:`connect` are the caller's)."""
-        self._closed = True
-        with self._conns_lock:
-            conns, self._conns = self._conns, []
-        for c in conns:
-            try:
-                c.close()
-            except sqlite3.Error:
-                pass
+        """Close the write connection and the idle readers (connections from :meth:`connect` are the caller's)."""
+        self._readers.close()
+        with self._write_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()

@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any
 
+from virtuoso.reports import numbers
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
 
 
@@ -29,13 +31,43 @@ def is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def price(x: Any) -> str:
-    """A price with sensible precision for anything from 0.0001 to 100,000."""
+# One implementation for the dashboard and the PDF (virtuoso.reports.numbers).
+MAX_PRICE_DECIMALS = numbers.MAX_PRICE_DECIMALS
+_magnitude_decimals = numbers.magnitude_decimals
+price_decimals = numbers.price_decimals
+
+
+def price(x: Any, decimals: int | None = None) -> str:
+    """A price with thousands separators at the tick's decimals (about six significant digits if unknown)."""
     if not is_num(x):
         return "–"
-    ax = abs(x)
-    digits = 2 if ax >= 100 else 4 if ax >= 1 else 6
+    digits = _magnitude_decimals(x) if decimals is None else int(decimals)
     return f"{x:,.{digits}f}"
+
+
+def usd(x: Any) -> str:
+    """An amount in US dollars, compact: 1234567 -> '1.23M USD'."""
+    return "–" if not is_num(x) else f"{compact(x)} USD"
+
+
+def duration(minutes: float) -> str:
+    """A length of time for a sentence: '7 min', '1 h', '23 h 12 min', '2 d 4 h'."""
+    m = max(0, int(math.ceil(minutes)))
+    if m < 60:
+        return f"{m} min"
+    h, rest = divmod(m, 60)
+    if h < 48:
+        return f"{h} h" + (f" {rest} min" if rest else "")
+    d, h = divmod(h, 24)
+    return f"{d} d" + (f" {h} h" if h else "")
+
+
+def after_history(what: str, need_min: float, have_min: float | None = None) -> str:
+    """'24 h change: after 24 h of history (23 h 12 min more)': why a figure is not shown yet."""
+    text = f"{what}: after {duration(need_min)} of history"
+    if have_min is not None and math.isfinite(have_min) and need_min - have_min > 0:
+        text += f" ({duration(need_min - have_min)} more)"
+    return text
 
 
 def pct(x: Any, digits: int = 2, signed: bool = True) -> str:
@@ -45,14 +77,14 @@ def pct(x: Any, digits: int = 2, signed: bool = True) -> str:
 
 
 def compact(x: Any) -> str:
-    """1234567 -> 1.23M; for volumes, open interest and USD amounts."""
+    """1234567 -> 1.23M, 228490 -> 228.49k, 554.4 -> 554; for volumes, open interest and USD amounts."""
     if not is_num(x):
         return "–"
     ax = abs(x)
     for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if ax >= div:
             return f"{x / div:.2f}{suffix}"
-    return f"{x:.2f}"
+    return f"{x:.0f}" if ax >= 100 else f"{x:.2f}"
 
 
 def funding(rate: Any) -> str:

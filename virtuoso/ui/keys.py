@@ -16,14 +16,26 @@ DEEP_LINK = "virtuoso.deep_link"  # page a first visit asked for before dashboar
 
 MARKET_SYMBOL = "market.symbol"
 MARKET_RANGE = "market.range"
+MARKET_LINK = "market.link"  # the URL's drill-down parameters, once applied
+MARKET_FOCUS = "market.focus"  # (symbol, start_ms, end_ms) of the event a drill-down came from
+OVERVIEW_TABLE = "overview.table"  # the watchlist (row selection opens the Market page)
+ANNOUNCED = "virtuoso.announced"  # event ids at watch or above already announced to this session
+QUERY_SYMBOL = "symbol"  # URL query parameters of a drill-down into the Market page
+QUERY_FROM = "from_ms"
+QUERY_TO = "to_ms"
 
 ALERTS_SYMBOLS = "alerts.symbols"
 ALERTS_KINDS = "alerts.kinds"
 ALERTS_SEVERITIES = "alerts.severities"
 ALERTS_HOURS = "alerts.hours"
 ALERTS_SHOW_ACKED = "alerts.show_acked"
-ALERTS_TO_ACK = "alerts.to_ack"
+ALERTS_TABLE = "alerts.table"  # alert history (row selection opens the Market page)
+ALERTS_ACK_EDITOR = "alerts.ack_editor."  # + a digest of the rows shown: one tick box per open alert
 ALERTS_ACK_BUTTON = "alerts.ack"
+ALERTS_ACK_ALL = "alerts.ack_all"
+ALERTS_ACK_ALL_PENDING = "alerts.ack_all.pending"  # ids "acknowledge all shown" waits to confirm
+ALERTS_ACK_ALL_CONFIRM = "alerts.ack_all.confirm"
+ALERTS_ACK_ALL_CANCEL = "alerts.ack_all.cancel"
 MUTE_TARGET_KIND = "alerts.mute.kind"
 MUTE_TARGET = "alerts.mute.target"
 MUTE_MINUTES = "alerts.mute.minutes"

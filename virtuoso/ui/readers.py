@@ -45,6 +45,42 @@ def overview_inputs(view: MonitorView, now_ms: int) -> tuple[Any, ...]:
     return _overview_inputs(view, key(view), now_ms // 500)
 
 
+@st.cache_resource(ttl=2.0, max_entries=8, show_spinner=False)
+def _health(_view: MonitorView, view_key: str, bucket: int) -> dict[str, Any]:
+    return dict(_view.health())
+
+
+def health(view: MonitorView, now_ms: int) -> dict[str, Any]:
+    """The engine's health, shared by every tab for two seconds (the banner reads it on every page)."""
+    return _health(view, key(view), now_ms // 2_000)
+
+
+@st.cache_resource(ttl=2.0, max_entries=8, show_spinner=False)
+def _acknowledged(_view: MonitorView, view_key: str, bucket: int) -> frozenset[str]:
+    return frozenset(_view.acknowledged())
+
+
+def acknowledged(view: MonitorView, now_ms: int) -> frozenset[str]:
+    """Acknowledged event ids for the tab title's count, shared by every tab for two seconds
+    (the Alerts page reads the view itself, so a click shows at once)."""
+    return _acknowledged(view, key(view), now_ms // 2_000)
+
+
+@st.cache_resource(ttl=60.0, max_entries=8, show_spinner=False)
+def _history_span_min(_view: MonitorView, view_key: str, bucket: int) -> float:
+    symbols = _view.symbols()[:1]
+    if not symbols:
+        return 0.0
+    bars = _view.bars_1m(symbols[0], 24 * 60)
+    return 0.0 if not bars else (bars[-1].end_ms - bars[0].start_ms) / 60_000
+
+
+def history_span_min(view: MonitorView, now_ms: int) -> float:
+    """Minutes of 1-minute history held (up to a day; the first symbol's, read once a minute):
+    how long until figures that need an hour or a day of history appear."""
+    return _history_span_min(view, key(view), now_ms // 60_000)
+
+
 @st.cache_resource(ttl=2.0, max_entries=64, show_spinner=False)
 def _alerts(_view: MonitorView, view_key: str, since_ms: int, symbols: tuple[str, ...] | None, bucket: int) -> list[Alert]:
     return _view.alerts(since_ms, list(symbols) if symbols is not None else None)
@@ -94,12 +130,14 @@ def backtest(view: MonitorView, bt: tuning.Backtest, bars: dict[str, list[Bar]],
 
 
 @st.cache_resource(ttl=120, max_entries=32, show_spinner=False)
-def _market_figure(_bars: list[Bar], _alerts: list[Alert], symbol: str, signature: tuple[Any, ...]) -> Any:
-    return figures.market_figure(symbol, _bars, _alerts)
+def _market_figure(_bars: list[Bar], _alerts: list[Alert], symbol: str, signature: tuple[Any, ...],
+                   decimals: int | None, highlight: tuple[int, int] | None) -> Any:
+    return figures.market_figure(symbol, _bars, _alerts, decimals=decimals, highlight=highlight)
 
 
-def market_figure(symbol: str, bars: list[Bar], alerts: list[Alert]) -> Any:
+def market_figure(symbol: str, bars: list[Bar], alerts: list[Alert], decimals: int | None = None,
+                  highlight: tuple[int, int] | None = None) -> Any:
     """The market chart, rebuilt only when a bar closes or an alert changes (building costs ~70 ms)."""
     signature = (len(bars), bars[-1].start_ms if bars else 0, bars[0].start_ms if bars else 0,
                  tuple((a.id, a.severity.value) for a in alerts))
-    return _market_figure(bars, alerts, symbol, signature)
+    return _market_figure(bars, alerts, symbol, signature, decimals, highlight)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from virtuoso.domain.alerts import Alert, Severity
 from virtuoso.state.snapshot import SymbolSnapshot
+from virtuoso.reports import numbers
 from virtuoso.ui import fmt
 
 ACTIVE_WINDOW_MS = 3_600_000  # an alert counts as an active flag for an hour
@@ -20,8 +21,13 @@ SEVERITY_ORDER = (Severity.CRITICAL, Severity.HIGH, Severity.WATCH, Severity.INF
 
 OVERVIEW_COLUMNS = [
     "symbol", "price", "chg_1h_pct", "chg_24h_pct", "oi_usd", "oi_chg_1h_pct", "funding_pct",
-    "vol_vs_base", "score", "flags", "worst", "trend",
+    "vol_vs_base", "score", "flags", "worst", "trend", "price_decimals",
 ]
+# History each overview figure needs before it exists (minutes): shown instead of an empty cell.
+NEEDS_HISTORY_MIN = {"chg_1h_pct": 60, "chg_24h_pct": 1_440, "oi_chg_1h_pct": 60, "vol_vs_base": 120}
+NEEDS_LABEL = {"chg_1h_pct": "1 h change", "chg_24h_pct": "24 h change", "oi_chg_1h_pct": "OI 1 h change",
+               "vol_vs_base": "Volume vs its baseline"}
+UP_COLOR, DOWN_COLOR = "#2b8a3e", "#c92a2a"
 
 
 def _nan(x: Any) -> float:
@@ -57,6 +63,10 @@ def overview_frame(
 ) -> pd.DataFrame:
     """The watchlist, worst first: flag severity, then composite score, then the size of the 1 h move."""
     flags = active_flags(alerts, now_ms)
+    peaks: dict[str, float] = {}
+    for a in alerts:
+        if a.ts_event_ms >= now_ms - ACTIVE_WINDOW_MS:
+            peaks[a.symbol] = max(peaks.get(a.symbol, 0.0), float(a.score))
     rows = []
     for sym in list(dict.fromkeys([*symbols, *snapshots])):
         snap = snapshots.get(sym)
@@ -72,10 +82,14 @@ def overview_frame(
             "oi_chg_1h_pct": _nan(snap.oi_change_1h_pct) if snap else math.nan,
             "funding_pct": _nan(snap.funding_rate) * 100 if snap else math.nan,
             "vol_vs_base": vol / base if base and base > 0 and math.isfinite(vol) else math.nan,
-            "score": _nan(scores.get(sym, math.nan)),
+            # The score of the last second, or the highest of the hour's flags: a critical flag never
+            # sits beside a score of 0 because the moment has passed.
+            "score": max((x for x in (_nan(scores.get(sym, math.nan)), peaks.get(sym, math.nan)) if math.isfinite(x)),
+                         default=math.nan),
             "flags": flags_label(counts),
             "worst": worst_rank(counts),
             "trend": [float(x) for x in sparklines.get(sym, []) if fmt.is_num(x)],
+            "price_decimals": fmt.price_decimals([*sparklines.get(sym, []), snap.last_price if snap else math.nan]),
         })
     df = pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)
     if df.empty:
@@ -83,6 +97,56 @@ def overview_frame(
     df["_move"] = df["chg_1h_pct"].abs().fillna(0.0)
     df = df.sort_values(["worst", "score", "_move"], ascending=False, na_position="last", kind="stable")
     return df.drop(columns="_move").reset_index(drop=True)
+
+
+def _signed_pct(v: Any, digits: int = 2) -> str:
+    return f"{v:+,.{digits}f} %"
+
+
+def _direction_color(v: Any) -> str:
+    if not fmt.is_num(v) or v == 0:
+        return ""
+    return f"color: {UP_COLOR if v > 0 else DOWN_COLOR}"
+
+
+def _or_after(write: Any, need_min: int) -> Any:
+    """A cell formatter that writes 'after 1 h' for a figure still waiting for history (-inf)."""
+    label = f"after {fmt.duration(need_min)}"
+    return lambda v: label if not fmt.is_num(v) else write(v)
+
+
+def overview_styler(df: pd.DataFrame) -> Any:
+    """The watchlist as a trader reads it: prices at tick precision with separators, OI in USD,
+    percent with a sign coloured by direction, and words where a figure needs more history.
+
+    A pandas Styler: Streamlit shows its display text and sorts by the numbers underneath.
+    """
+    shown = df.drop(columns=["price_decimals"])
+    # The grid draws "None" for a missing cell whatever the Styler says, so a figure that needs more
+    # history is stored as -inf (sorts last) and written as "after 1 h".
+    for col in NEEDS_HISTORY_MIN:
+        shown[col] = shown[col].fillna(-math.inf)
+    styler = shown.style
+    for decimals in sorted(set(df["price_decimals"])):
+        rows = df.index[df["price_decimals"] == decimals]
+        styler = styler.format(lambda v, d=int(decimals): fmt.price(v, d), subset=pd.IndexSlice[rows, ["price"]],
+                               na_rep="–")
+    for col in ("chg_1h_pct", "chg_24h_pct", "oi_chg_1h_pct"):
+        styler = styler.format(_or_after(_signed_pct, NEEDS_HISTORY_MIN[col]), subset=[col])
+    styler = styler.format(lambda v: _signed_pct(v, 4), subset=["funding_pct"], na_rep="–")
+    styler = styler.format(fmt.usd, subset=["oi_usd"], na_rep="–")
+    styler = styler.format(_or_after(lambda v: f"{v:.2f}x", NEEDS_HISTORY_MIN["vol_vs_base"]), subset=["vol_vs_base"])
+    styler = styler.format(lambda v: f"{v:.0f}", subset=["score"], na_rep="–")
+    return styler.map(_direction_color, subset=["chg_1h_pct", "chg_24h_pct", "oi_chg_1h_pct"])
+
+
+def missing_history(df: pd.DataFrame, have_min: float | None) -> list[str]:
+    """One sentence per overview figure that is still empty for every symbol, saying how much more history."""
+    out = []
+    for col, need in NEEDS_HISTORY_MIN.items():
+        if len(df) and df[col].isna().all():
+            out.append(fmt.after_history(NEEDS_LABEL[col], need, have_min))
+    return out
 
 
 def market_summary(df: pd.DataFrame) -> dict[str, Any]:
@@ -104,7 +168,8 @@ def market_summary(df: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-ALERT_COLUMNS = ["time_utc", "symbol", "kind", "severity", "score", "message", "acknowledged", "evidence", "id", "ts_event_ms"]
+ALERT_COLUMNS = ["time_utc", "symbol", "kind", "severity", "score", "message", "acknowledged", "evidence", "id",
+                 "ts_event_ms", "ts_start_ms"]
 
 
 def alerts_frame(alerts: Sequence[Alert], acked: set[str]) -> pd.DataFrame:
@@ -117,19 +182,20 @@ def alerts_frame(alerts: Sequence[Alert], acked: set[str]) -> pd.DataFrame:
         "score": round(float(a.score), 1),
         "message": a.message,
         "acknowledged": a.id in acked,
-        "evidence": evidence_text(a.evidence),
+        "evidence": evidence_text(a.evidence, " · ", a),
         "id": a.id,
         "ts_event_ms": int(a.ts_event_ms),
+        "ts_start_ms": int(a.ts_start_ms or a.ts_event_ms),
     } for a in alerts]
     df = pd.DataFrame(rows, columns=ALERT_COLUMNS)
     return df.sort_values("ts_event_ms", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def evidence_text(evidence: Mapping[str, Any], sep: str = ", ") -> str:
-    def show(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    return sep.join(f"{k}={show(v)}" for k, v in evidence.items())
+def evidence_text(evidence: Mapping[str, Any], sep: str = ", ", alert: Alert | None = None) -> str:
+    """Why it fired, in words: the event's evidence lines, one per reading (older alerts that carry
+    numbers only get 'name: value unit', never scientific notation)."""
+    lines = list(alert.evidence_lines) if alert is not None else []
+    return sep.join(lines or numbers.evidence_lines(evidence))
 
 
 def filter_alerts(
@@ -183,3 +249,25 @@ def health_lists(section: Any) -> dict[str, pd.DataFrame]:
         if isinstance(v, list) and v and isinstance(v[0], Mapping):
             out[k] = pd.DataFrame([dict(x) for x in v])
     return out
+
+
+def health_problems(health: Mapping[str, Any]) -> list[str]:
+    """What is broken, in one line each, for the banner on every page: a part that reports a
+    ``problem`` (the store: a deleted or unwritable data directory) or a sink in ``error`` state
+    (the relay that could not bind its port)."""
+    out: list[str] = []
+
+    def walk(section: Any, path: str) -> None:
+        if not isinstance(section, Mapping):
+            return
+        if section.get("problem"):
+            out.append(f"{path}: {section['problem']}")
+        if section.get("state") == "error":
+            out.append(f"{path}: {section.get('last_error') or 'failed'}")
+        for k, v in section.items():
+            if isinstance(v, Mapping) and k not in ("errors",):
+                walk(v, f"{path} {k}".strip())
+
+    for name in ("storage", "sinks", "source", "pipeline"):
+        walk(health.get(name), {"sinks": ""}.get(name, name))
+    return [p.strip()[:1].upper() + p.strip()[1:] for p in dict.fromkeys(out)]

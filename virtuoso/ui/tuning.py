@@ -122,6 +122,25 @@ def changed(a: DetectionSettings, b: DetectionSettings) -> list[str]:
     return [k for k in da if da[k] != db.get(k)]
 
 
+def preview_minutes_needed() -> int:
+    """Minutes of 1-minute history a symbol needs before the backtest can grade it (its scales exist)."""
+    from virtuoso.detect.baselines import MIN_MINUTES
+
+    return int(MIN_MINUTES)
+
+
+def history_shortfall(history: Mapping[str, Sequence[Any]], need_min: int) -> dict[str, int]:
+    """Per symbol with too little history for the preview, how many more minutes it needs."""
+    return {sym: need_min - len(bars) for sym, bars in history.items() if len(bars) < need_min}
+
+
+def shortfall_text(short: Mapping[str, int], need_min: int) -> str:
+    """'The preview grades a symbol once it has 10 minutes of history: BTCUSDT needs 7 more minutes, ...'."""
+    parts = [f"{sym} needs {n} more minute{'s' if n != 1 else ''}" for sym, n in sorted(short.items(), key=lambda kv: (-kv[1], kv[0]))]
+    shown = ", ".join(parts[:6]) + (f" and {len(parts) - 6} more symbols" if len(parts) > 6 else "")
+    return f"The preview grades a symbol once it has {need_min} minutes of 1-minute history: {shown}."
+
+
 @dataclass(frozen=True, slots=True)
 class Backtest:
     """The detection engineer's pure backtest functions (:mod:`virtuoso.detect.backtest`)."""
