@@ -1,11 +1,13 @@
-"""pump_and_dump: a rise bought on heavy volume, flagged on the pump and escalated when it dumps.
+"""pump_and_dump: a rise bought on heavy volume, flagged on the pump and told again when it dumps.
 
 Reads ``pump_{30,60,300}``: the geometric mean of the rise (market share taken out, in the coin's
 sigmas over the window) and the excess volume, scaled down unless takers are net buyers (a pump is
 aggressive buying: La Morgia et al.'s "rush orders"), judged against the coin's own history.
 Floors: price at least ``pump_min_pct`` above its 15-minute low, ``volume_min_usd`` traded in the
-window, and ``pump_volume_ratio`` times the coin's usual volume for the window. The runner then follows the event: when price gives back ``dump_retrace_frac`` of the
-rise within half an hour, the same event is escalated to high.
+window, and ``pump_volume_ratio`` times the coin's usual volume for the window. The runner then
+follows the event: when price gives back ``dump_retrace_frac`` of the rise within half an hour,
+the same event gets a ``dump`` line; its severity stays the pump reading's own calibrated grade
+(ordinary rises revert too, so a retrace alone is no second alarm).
 """
 
 from __future__ import annotations
