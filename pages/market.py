@@ -20,7 +20,12 @@ def _follow_link(symbols: list[str], now: int) -> None:
     once, choosing a range wide enough to show the window; later picks are the user's."""
     params = {k: st.query_params.get(k) for k in (keys.QUERY_SYMBOL, keys.QUERY_FROM, keys.QUERY_TO)}
     symbol = params[keys.QUERY_SYMBOL]
-    if symbol not in symbols or st.session_state.get(keys.MARKET_LINK) == params:
+    if symbol not in symbols:
+        return
+    if st.session_state.get(keys.MARKET_LINK) == params:
+        # Streamlit forgets a widget's value after a run that did not draw it (an interrupted or
+        # failed run on a loaded machine): the URL still names the pick, so the pick survives.
+        st.session_state.setdefault(keys.MARKET_SYMBOL, symbol)
         return
     st.session_state[keys.MARKET_LINK] = params
     st.session_state[keys.MARKET_SYMBOL] = symbol

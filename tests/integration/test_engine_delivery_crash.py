@@ -103,20 +103,29 @@ def test_engine_killed_mid_run_with_a_faulty_discord_delivers_every_alert_after_
         try:
             # The replay runs again; its alerts have the same stable ids, so the outbox ignores
             # them, and the backlog left by the kill drains.
+            at_drain: list[set[str]] = []
+
             def drained() -> bool:
                 k, posted, done = _outbox(db)
-                return _replay_finished(data) and done and k <= posted and set(_keys(r)) >= k
+                if _replay_finished(data) and done and k <= posted and set(_keys(r)) >= k:
+                    at_drain.append(k)
+                    return True
+                return False
             assert wait_for(drained, 300), "the backlog did not drain after the restart"
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(60)
-        final_keys, _, _ = _outbox(db)
+        final_keys, final_posted, _ = _outbox(db)
         received = _keys(r)
 
     print(f"{len(final_keys)} events; {len(set(before))} posted before the kill, {len(sent_at_kill)} recorded; "
           f"{len(received)} posts, {len(r.of('PATCH'))} edits received")
     assert final_keys >= keys
-    assert set(received) == final_keys  # every event arrived, nothing else did
+    assert set(received) >= at_drain[0]  # every event of the drained outbox arrived ...
+    assert set(received) <= final_keys  # ... nothing else did ...
+    # ... and one raised in the moment between the drain and SIGTERM (the pipeline still finishing
+    # the replay's last seconds) is kept in the outbox for the next start, not lost.
+    assert final_keys - set(received) <= final_keys - final_posted
     dupes = {k for k, c in Counter(received).items() if c > 1}
     assert not dupes & sent_at_kill  # an event recorded as posted is never posted again
     assert dupes <= set(before) and len(dupes) <= 1  # only the post in flight at the kill

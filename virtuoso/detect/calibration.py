@@ -66,6 +66,7 @@ class TailModel:
     prior_n: float = 2_880.0
     min_n: int = 40
     cluster_min: float = 1.0
+    xi_max: float = XI_MAX
 
 
 def exceedance_probability(rate_per_day: float, cluster_min: float) -> float:
@@ -141,7 +142,7 @@ class Prior:
     xi: float
 
     @classmethod
-    def from_table(cls, row: tuple[float, ...] | None, xi: float) -> "Prior | None":
+    def from_table(cls, row: tuple[float, ...] | None, xi: float, xi_max: float = XI_MAX) -> "Prior | None":
         """From a row of ``virtuoso.detect.priors`` (q90, q98, share[, shape]); ``xi`` is the least
         shape used (the measured one describes the tail only to the 99.6 % quantile, and real
         markets' tails grow heavier further out)."""
@@ -149,7 +150,7 @@ class Prior:
             return None
         q90, q98, share = row[:3]
         shape = max(float(row[3]), xi) if len(row) > 3 and row[3] == row[3] else xi
-        return cls(q90, max(q98 - q90, 1e-9), min(max(share, 1e-3), 1.0), min(shape, XI_MAX))
+        return cls(q90, max(q98 - q90, 1e-9), min(max(share, 1e-3), 1.0), min(shape, xi_max))
 
 
 def fit_tails(samples: np.ndarray, model: TailModel, prior: Prior | None = None) -> TailFit:
@@ -187,7 +188,7 @@ def fit_tails(samples: np.ndarray, model: TailModel, prior: Prior | None = None)
             xi_own = np.log((q996 - q98) / (q98 - q90)) / math.log(SPACING)
         trust = np.where(np.isfinite(xi_own), nn / model.prior_n, 0.0)
         shape = (trust * np.where(np.isfinite(xi_own), xi_own, 0.0) + model.tail_xi) / (trust + 1.0)
-        tail[2][ok] = np.clip(shape, XI_MIN, XI_MAX)
+        tail[2][ok] = np.clip(shape, XI_MIN, model.xi_max)
         w_tail[ok] = np.clip((nn - TAIL_FROM_N) / (TAIL_FULL_N - TAIL_FROM_N), 0.0, 1.0)
     return TailFit(tuple(body), tuple(tail), w_tail, n_all, positive, ok, prior, model.min_n)  # type: ignore[arg-type]
 
@@ -255,7 +256,7 @@ class Calibrator:
                  rates: dict[str, tuple[float, float, float]],
                  priors: dict[str, tuple[float, float, float]] | None = None) -> None:
         self.models = dict(models)
-        self.priors = {k: Prior.from_table((priors or {}).get(k), m.body_xi) for k, m in self.models.items()}
+        self.priors = {k: Prior.from_table((priors or {}).get(k), m.body_xi, m.xi_max) for k, m in self.models.items()}
         self.names = list(self.models)
         self.n = 0
         self.history_min = max(60, int(history_min))

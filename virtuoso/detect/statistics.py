@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from virtuoso.detect.calibration import TailModel
+from virtuoso.detect.calibration import XI_MAX, TailModel
 from virtuoso.domain.alerts import AlertKind
 
 RANGE_UNIT = 2.0  # a window's high-low range is about this many of its sigmas on a quiet market
@@ -73,8 +73,10 @@ class StatSpec:
 
 def _spec(kind: AlertKind, family: str, window_s: int) -> StatSpec:
     body_xi, tail_xi = TAIL_SHAPES[family]
+    xi_max = LOG_RATIO_XI_MAX if family in LOG_RATIO_FAMILIES else XI_MAX
     return StatSpec(f"{family}_{window_s}", kind, window_s,
-                    TailModel(body_xi=body_xi, tail_xi=tail_xi, cluster_min=max(1.0, window_s / 60.0)))
+                    TailModel(body_xi=min(body_xi, xi_max), tail_xi=min(tail_xi, xi_max),
+                              cluster_min=max(1.0, window_s / 60.0), xi_max=xi_max))
 
 
 # (body, tail) shape priors per family. Price and volume: measured on real 1-minute candles
@@ -82,14 +84,20 @@ def _spec(kind: AlertKind, family: str, window_s: int) -> StatSpec:
 # over 16 symbols and their 6-hour stretches, so a short history errs towards silence). The others
 # have no real data behind them here: they take the price family's, whose readings are also in
 # sigmas (divergence and pump are geometric means of such readings; liquidations are a log ratio,
-# like volume, but zero most minutes, so a little heavier).
+# like volume, held to LOG_RATIO_XI_MAX below).
+# Volume and liquidations are read as log ratios. The log of a heavy (Pareto-like) tail has a light,
+# exponential one, so their tail shape is held near zero: a shape measured on a few sparse hours
+# (liquidations are zero most minutes) and extrapolated as a power law in log space would put the
+# alarm at tens of thousands of times the usual amount, where no cascade reaches.
+LOG_RATIO_FAMILIES = ("volume", "liquidation")
+LOG_RATIO_XI_MAX = 0.1
 TAIL_SHAPES = {
     "price": (0.18, 0.4),
     "volume": (-0.03, 0.1),
     "oi": (0.18, 0.4),
     "divergence": (0.15, 0.4),
     "pump": (0.15, 0.4),
-    "liquidation": (0.05, 0.25),
+    "liquidation": (0.05, 0.1),
 }
 
 STATS: tuple[StatSpec, ...] = (
