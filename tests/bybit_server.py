@@ -155,7 +155,7 @@ class BybitServer:
         # fault switches
         self.stale = False
         self._refuse_until = 0.0
-        self._malformed: list[str] = []
+        self._malformed: list[str | bytes] = []
         self._rest_failures: list[tuple[int | None, int | None]] = []
         # observations
         self.ws_attempts = 0
@@ -274,11 +274,13 @@ class BybitServer:
         self._refuse_until = time.monotonic() + seconds
 
     def send_malformed(self, n: int, kind: str = "garbage") -> None:
-        """Send ``n`` bad frames to every connection: garbage (not JSON), array, or bad_data."""
+        """Send ``n`` bad frames to every connection: garbage (not JSON), array, bad_data, or
+        not_utf8 (a text frame whose bytes are not UTF-8, which the WebSocket protocol forbids)."""
         frame = {
             "garbage": "{not json at all",
             "array": "[1, 2, 3]",
             "bad_data": json.dumps({"topic": f"tickers.{self.symbols[0]}", "type": "delta", "ts": now_ms(), "data": "oops"}),
+            "not_utf8": b'{"topic":"tickers.' + self.symbols[0].encode() + b'","type":"delta","data":{"s":"\xff\xfe"}}',
         }[kind]
         self._malformed += [frame] * n
 
@@ -322,9 +324,12 @@ class BybitServer:
 
     # ------------------------------------------------------------------ WebSocket
 
-    async def _send(self, c: _Conn, text: str) -> None:
+    async def _send(self, c: _Conn, text: str | bytes) -> None:
         try:
-            await c.ws.send_str(text)
+            if isinstance(text, bytes):  # a text frame whose bytes are sent as they are (not_utf8)
+                await c.ws.send_frame(text, WSMsgType.TEXT)
+            else:
+                await c.ws.send_str(text)
             self.frames_sent += 1
         except (ConnectionError, RuntimeError):
             pass
