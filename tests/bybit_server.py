@@ -24,6 +24,9 @@ REST with Bybit's ``retCode/retMsg/result/retExtInfo/time`` envelope: ``/v5/mark
 :meth:`list_instrument` and :meth:`delist_instrument` change the listing while it runs.
 Prices are a deterministic function of time.
 
+``frames_per_s`` paces the stream: data frames leave at that rate over all connections, so a
+load test states its load instead of getting whatever this process can send on the machine.
+
 Fault switches: :meth:`drop_all`, :meth:`set_stale`, :meth:`refuse_for` (upgrade requests get
 HTTP 503 and are counted), :meth:`send_malformed`, :meth:`fail_rest` (retCode or HTTP status for
 the next N calls). Run by hand: ``python -m tests.bybit_server --port 8899``.
@@ -122,6 +125,7 @@ class BybitServer:
         max_args_chars: int = 21_000,
         max_topics_per_connection: int | None = None,
         extra_instruments: tuple[dict[str, str], ...] = (),
+        frames_per_s: float | None = None,
     ) -> None:
         self.symbols = tuple(symbols)
         self.instruments_page_max = instruments_page_max
@@ -132,6 +136,11 @@ class BybitServer:
         self.limit_rejections = 0
         self.max_args_seen = 0
         self.interval_s = interval_s
+        # Paced streaming: data frames go out at this rate over all connections (ticks stretch
+        # when a tick holds more frames than the rate allows); None sends what the loop can.
+        self.frames_per_s = frames_per_s
+        self._paced = 0
+        self._pace_t0: float | None = None
         self.auto_stream = auto_stream
         self.book_snapshot_every = book_snapshot_every
         self._rng = random.Random(seed)
@@ -146,7 +155,7 @@ class BybitServer:
         # fault switches
         self.stale = False
         self._refuse_until = 0.0
-        self._malformed: list[str] = []
+        self._malformed: list[str | bytes] = []
         self._rest_failures: list[tuple[int | None, int | None]] = []
         # observations
         self.ws_attempts = 0
@@ -265,11 +274,13 @@ class BybitServer:
         self._refuse_until = time.monotonic() + seconds
 
     def send_malformed(self, n: int, kind: str = "garbage") -> None:
-        """Send ``n`` bad frames to every connection: garbage (not JSON), array, or bad_data."""
+        """Send ``n`` bad frames to every connection: garbage (not JSON), array, bad_data, or
+        not_utf8 (a text frame whose bytes are not UTF-8, which the WebSocket protocol forbids)."""
         frame = {
             "garbage": "{not json at all",
             "array": "[1, 2, 3]",
             "bad_data": json.dumps({"topic": f"tickers.{self.symbols[0]}", "type": "delta", "ts": now_ms(), "data": "oops"}),
+            "not_utf8": b'{"topic":"tickers.' + self.symbols[0].encode() + b'","type":"delta","data":{"s":"\xff\xfe"}}',
         }[kind]
         self._malformed += [frame] * n
 
@@ -313,9 +324,12 @@ class BybitServer:
 
     # ------------------------------------------------------------------ WebSocket
 
-    async def _send(self, c: _Conn, text: str) -> None:
+    async def _send(self, c: _Conn, text: str | bytes) -> None:
         try:
-            await c.ws.send_str(text)
+            if isinstance(text, bytes):  # a text frame whose bytes are sent as they are (not_utf8)
+                await c.ws.send_frame(text, WSMsgType.TEXT)
+            else:
+                await c.ws.send_str(text)
             self.frames_sent += 1
         except (ConnectionError, RuntimeError):
             pass
@@ -445,9 +459,27 @@ class BybitServer:
         }
         await self._send(c, json.dumps(msg))
 
+    async def _pace(self) -> None:
+        """With ``frames_per_s``: wait until the next data frame is due (never bursts to catch up)."""
+        rate = self.frames_per_s
+        if not rate:
+            return
+        self._paced += 1
+        now = time.monotonic()
+        if self._pace_t0 is None or now - (self._pace_t0 + self._paced / rate) > 0.25:
+            self._pace_t0 = now - self._paced / rate  # started, or fell behind: the schedule restarts here
+        ahead = self._pace_t0 + self._paced / rate - now
+        if ahead > 0.002:
+            await asyncio.sleep(ahead)
+
     async def _ticker_loop(self) -> None:
+        next_tick = time.monotonic()
         while True:
-            await asyncio.sleep(self.interval_s)
+            if self.frames_per_s:  # a tick every interval_s, less the time the last one took to send
+                next_tick = max(next_tick + self.interval_s, time.monotonic())
+                await asyncio.sleep(next_tick - time.monotonic())
+            else:
+                await asyncio.sleep(self.interval_s)
             if self.stale:
                 continue
             for frame in self._malformed[:]:
@@ -468,6 +500,8 @@ class BybitServer:
             market = self._markets.get(symbol)
             if market is None:
                 continue
+            if kind != "allLiquidation" or c.ticks % 10 == 0:
+                await self._pace()
             ts = now_ms()
             if kind == "tickers":
                 await self._send_ticker(c, symbol, snapshot=False)

@@ -130,6 +130,19 @@ def test_garbage_frames_are_counted_and_skipped_and_the_stream_goes_on(server):
         assert run.health()["reconnects"] == 0
 
 
+def test_a_text_frame_that_is_not_utf8_is_refused_the_connection_dropped_and_the_stream_resumes(server):
+    """websocket-client's Python UTF-8 check is off (ws.py); the C decode still refuses the frame."""
+    with Running(server) as run:
+        assert until(lambda: len(run.data()) > 10)
+        stream = run.source._links[0][0]._stream
+        assert stream is not None and stream.ws.sock.cont_frame.skip_utf8_validation is True
+        server.send_malformed(1, "not_utf8")
+        assert until(lambda: run.health()["reconnects"] == 1 and run.health()["connected"])
+        n = len(run.data())
+        assert until(lambda: len(run.data()) > n + 10)
+        assert not any(m.get("data") == {"s": "\ufffd\ufffd"} or "\xff" in str(m) for m in run.data())
+
+
 def test_a_consumer_that_raises_does_not_stop_the_stream(server):
     with Running(server, emit_error_every=3) as run:
         assert until(lambda: len(run.messages) > 60)

@@ -16,7 +16,6 @@ health through it and never touch an adapter.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -25,6 +24,7 @@ from typing import Any, Sequence
 
 from virtuoso.alerting.bus import AlertBus
 from virtuoso.app import build
+from virtuoso.app.handoff import Handoff
 from virtuoso.app.interpreter import InterpreterTuning
 from virtuoso.app.operator_marks import OperatorMarks
 from virtuoso.app.persistence import ErrorBuffer, load_persisted_thresholds, save_thresholds
@@ -43,6 +43,7 @@ from virtuoso.storage.base import Store
 log = logging.getLogger(__name__)
 
 _RECENT_ALERTS_MAX = 5_000
+_BATCH_MAX = 1_000  # messages the pipeline thread takes from the hand-off at once (listings wait at most this long)
 
 
 class Engine(OperatorMarks):
@@ -73,8 +74,9 @@ class Engine(OperatorMarks):
         self._source_can_block = False
         self._tuning: InterpreterTuning | None = None
         self._source_info = SourceInfo("none", False, "not started", 0)
-        self._queue: queue.Queue[tuple[dict[str, Any], int]] = queue.Queue(maxsize=settings.state.queue_max)
+        self._queue: Handoff[tuple[Any, int]] = Handoff(settings.state.queue_max)
         self._dropped = 0
+        self._taken = 0  # messages the pipeline thread has taken from the hand-off (its batch may still be running)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -267,16 +269,9 @@ class Engine(OperatorMarks):
         if self._source_can_block:
             # A file or the simulator can wait: never drop their data (a lost ticker delta would
             # corrupt merged state and leave holes in history); block until the pipeline catches up.
-            while not self._stop.is_set():
-                try:
-                    self._queue.put((msg, ts_recv_ns), timeout=0.5)
-                    return
-                except queue.Full:
-                    continue
+            self._queue.put((msg, ts_recv_ns), self._stop)
             return
-        try:
-            self._queue.put_nowait((msg, ts_recv_ns))
-        except queue.Full:
+        if not self._queue.offer((msg, ts_recv_ns)):
             self._dropped += 1
             if self._dropped == 1 or self._dropped % 10_000 == 0:
                 log.warning("pipeline queue full: %d messages dropped so far", self._dropped)
@@ -289,22 +284,23 @@ class Engine(OperatorMarks):
             log.exception("source %s stopped with an error", self._source_info.name)
 
     def _run_pipeline(self) -> None:
-        get = self._queue.get
+        take = self._queue.take
         on_message = self.pipeline.on_message
         changes = self.universe.pending
         while True:
             if changes:  # listings and delistings, applied between messages
                 self.universe.apply_pending()
-            try:
-                msg, ts = get(timeout=0.25)
-            except queue.Empty:
+            batch = take(_BATCH_MAX, 0.25)  # whatever has come, at once: no per-message hand-off
+            if not batch:
                 if self._stop.is_set():
                     break
                 continue
-            try:
-                on_message(msg, ts)
-            except Exception:  # the pipeline promises not to raise; belt and braces
-                log.exception("pipeline failed on a message")
+            self._taken += len(batch)
+            for msg, ts in batch:
+                try:
+                    on_message(msg, ts)
+                except Exception:  # the pipeline promises not to raise; belt and braces
+                    log.exception("pipeline failed on a message")
         try:
             self.pipeline.finish()
         except Exception:
@@ -432,7 +428,7 @@ class Engine(OperatorMarks):
             "source": src,
             "pipeline": {
                 **(_safe(self.pipeline.stats) if self.pipeline is not None else {}),
-                "queue_depth": self._queue.qsize(),
+                "queue_depth": self._queue_depth(),
                 "queue_max": self._queue.maxsize,
                 "queue_dropped": self._dropped,
             },
@@ -446,6 +442,11 @@ class Engine(OperatorMarks):
             "sinks": _safe(self.delivery.health) if self.delivery is not None else {"enabled": False},
             "errors": list(self._errors.records)[-20:],
         }
+
+    def _queue_depth(self) -> int:
+        """Messages waiting for the pipeline: in the hand-off, and taken in a batch not yet run."""
+        in_batch = self._taken - self.pipeline.messages if self.pipeline is not None else 0
+        return self._queue.qsize() + max(0, in_batch)
 
     def wait_until(self, predicate: Any, timeout_s: float = 10.0, poll_s: float = 0.05) -> bool:
         """Poll ``predicate(self)`` until true or timeout (used by tests and the CLI)."""

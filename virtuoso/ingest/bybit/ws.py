@@ -22,6 +22,10 @@ What else the subclass changes, and why:
   jitter. pybit's ``_connect`` counts its last attempt as failed even when it connects, so
   ``retries=2`` gives one real attempt; when that one fails pybit makes one immediate second
   attempt and then raises, which the supervisor catches.
+* websocket-client's pure-Python UTF-8 check of every text frame is switched off on each new
+  socket (in ``_on_open``, before its first read): it walks the frame byte by byte (without the
+  unmaintained ``wsaccel``), the dearest step per frame at 500 symbols, while the frame is
+  decoded as UTF-8 in C right after (``bytes.decode``), which refuses the same bytes anyway.
 * Subscriptions are sent by :meth:`subscribe_all` after every successful connect (one request
   per 10 topics, each with a ``req_id``), so a reconnect always resubscribes the full watchlist.
 
@@ -125,6 +129,7 @@ class LinearPublicStream(WebSocket):
             log.exception("bybit frame listener failed")
 
     def _on_open(self) -> None:
+        _skip_python_utf8_check(self)
         try:
             self._listener.on_open()
         except Exception:
@@ -165,3 +170,13 @@ class LinearPublicStream(WebSocket):
             super()._on_pong()  # pybit answers a pong frame with Bybit's text ping
         except Exception as exc:
             log.debug("custom ping failed: %s", exc)
+
+
+def _skip_python_utf8_check(stream: WebSocket) -> None:
+    """Turn off websocket-client's byte-by-byte UTF-8 check on the socket just opened (see above)."""
+    try:
+        sock = stream.ws.sock
+        sock.cont_frame.skip_utf8_validation = True
+        sock.frame_buffer.skip_utf8_validation = True
+    except AttributeError:  # another websocket-client layout: it keeps its own check, nothing breaks
+        log.debug("websocket-client layout changed: its UTF-8 check stays on")
